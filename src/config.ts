@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the processes read from the environment, parsed in one place.
+ * Defaults work on a developer machine (PostgreSQL on 127.0.0.1, Temporal dev server on 7233).
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const configSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('device-lifecycle'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+    .default('postgresql://postgres@127.0.0.1:5432/device_lifecycle'),
+  PORT: port.default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** JSON file mapping a credentials reference to {username, password}; read at activity time. */
+  SECRETS_FILE: z.string().min(1).default('secrets.local.json'),
+  /** Largest request body the API accepts. */
+  API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 64kb').default('64kb'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { variable: string; message: string }[]) {
+    super(`invalid configuration: ${issues.map((i) => `${i.variable}: ${i.message}`).join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '?'), message: issue.message })),
+    );
+  }
+  return parsed.data;
+}
+
+/** For process entry points: print which variable is wrong and exit non-zero. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const issue of err.issues) console.error(`configuration error: ${issue.variable}: ${issue.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
