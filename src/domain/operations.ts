@@ -1,0 +1,25 @@
+/**
+ * Operation names, workflow ids and the search attributes every run carries.
+ * Pure and shared by the API, the worker and the workflows.
+ */
+export const OPERATION_TYPES = ['onboard'] as const;
+export type OperationType = (typeof OPERATION_TYPES)[number];
+
+/** Search attributes registered on the Temporal namespace (see scripts/lib.sh and docker-compose.yml). */
+export const SEARCH_ATTRIBUTES = {
+  DeviceId: 'Keyword',
+  DeviceName: 'Keyword',
+  OperationType: 'Keyword',
+} as const;
+
+/** Device names become part of workflow ids, so they are restricted to readable, URL-safe characters. */
+export const DEVICE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62})$/;
+
+export const workflowIds = {
+  onboard: (deviceName: string) => `onboard-${deviceName}`,
+} as const;
+
+/** The operation type a workflow id was made for, or undefined for ids we did not make. */
+export function operationTypeOf(workflowId: string): OperationType | undefined {
+  return OPERATION_TYPES.find((t) => workflowId.startsWith(`${t}-`));
+}
