@@ -7,5 +7,7 @@ module.exports = {
     // Type checking is done once by `tsc --noEmit` in the test script; jest only transpiles.
     '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
   },
+  globalSetup: '<rootDir>/test/global-setup.ts',
+  globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 60_000,
 };

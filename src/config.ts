@@ -21,9 +21,25 @@ export const configSchema = z.object({
   /** Largest request body the API accepts. */
   API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 64kb').default('64kb'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Upper bound on one HTTP request from a driver to a device (worker). */
+  DEVICE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Onboarding bounds the API puts into each run's input (see OnboardTimings). */
+  ONBOARD_VERIFY_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  ONBOARD_VERIFY_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
+  ONBOARD_VERIFY_BACKOFF_MS: z.coerce.number().int().min(1).default(1_000),
+  ONBOARD_OPERATOR_WAIT_MS: z.coerce.number().int().min(1_000).default(7 * 24 * 3600_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+export function onboardTimingsFrom(config: Config) {
+  return {
+    verifyTimeoutMs: config.ONBOARD_VERIFY_TIMEOUT_MS,
+    verifyMaxAttempts: config.ONBOARD_VERIFY_ATTEMPTS,
+    verifyInitialIntervalMs: config.ONBOARD_VERIFY_BACKOFF_MS,
+    operatorWaitMs: config.ONBOARD_OPERATOR_WAIT_MS,
+  };
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: { variable: string; message: string }[]) {

@@ -1,0 +1,10 @@
+import { createOnboardingActivities, type OnboardingDeps } from './onboarding';
+
+export type ActivityDeps = OnboardingDeps;
+
+/** All activities, built from their dependencies; workflows see only the type of this. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createOnboardingActivities(deps),
+  };
+}

@@ -1,0 +1,133 @@
+import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { Router } from 'express';
+import { z } from 'zod';
+import { conflict, DomainError, invalid } from '../../domain/errors';
+import { operationTypeOf } from '../../domain/operations';
+import { abandonUpdate, progressQuery, retryUpdate, type OperationProgress } from '../../workflows/definitions';
+import type { ApiDeps } from '../deps';
+import { retryBody } from '../devices/schema';
+import { checkDriver, findDevice } from '../devices/service';
+import { parse } from '../validate';
+import { describeOperation, temporalUnavailable } from './temporal';
+
+const params = z.object({ workflowId: z.string().min(1).max(255) });
+const abandonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
+
+/** Live progress from the run itself; bounded so a missing worker cannot hang the request. */
+async function readProgress(temporal: Client, workflowId: string): Promise<{ progress?: OperationProgress; progressError?: string }> {
+  try {
+    const progress = await temporal.withDeadline(Date.now() + 5_000, () =>
+      temporal.workflow.getHandle(workflowId).query(progressQuery),
+    );
+    return { progress };
+  } catch (err) {
+    return { progressError: `progress unavailable: ${(err as Error).message}` };
+  }
+}
+
+export function operationsRouter(deps: ApiDeps): Router {
+  const router = Router();
+
+  router.get('/:workflowId', async (req, res) => {
+    const { workflowId } = parse(params, req, 'params');
+    const description = await describeOperation(deps.temporal, workflowId);
+    const { progress, progressError } = await readProgress(deps.temporal, workflowId);
+    const status = description.status.name;
+    let result: unknown;
+    let failure: string | undefined;
+    if (status === 'COMPLETED') {
+      result = await deps.temporal.workflow.getHandle(workflowId).result();
+    } else if (status === 'FAILED') {
+      try {
+        await deps.temporal.workflow.getHandle(workflowId).result();
+      } catch (err) {
+        failure = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+      }
+    }
+    const pendingActivities = (description.raw.pendingActivities ?? []).map((a) => ({
+      activity: a.activityType?.name,
+      attempt: a.attempt,
+      maximumAttempts: a.maximumAttempts,
+      lastFailure: a.lastFailure?.message ?? null,
+    }));
+    res.json({
+      workflowId,
+      runId: description.runId,
+      type: operationTypeOf(workflowId) ?? description.type,
+      status,
+      startTime: description.startTime,
+      closeTime: description.closeTime ?? null,
+      step: progress?.step ?? null,
+      attempts: progress?.attempt ?? null,
+      lastError: progress?.lastError ?? failure ?? pendingActivities.find((a) => a.lastFailure)?.lastFailure ?? null,
+      progress: progress ?? null,
+      ...(progressError ? { progressError } : {}),
+      pendingActivities,
+      result: result ?? null,
+      failure: failure ?? null,
+    });
+  });
+
+  /** Operator decisions go through workflow updates, so a refusal (not waiting) comes back as 409 synchronously. */
+  async function decide<T>(workflowId: string, send: () => Promise<T>): Promise<T> {
+    const description = await describeOperation(deps.temporal, workflowId);
+    if (description.status.name !== 'RUNNING') {
+      throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}, not waiting for an operator`);
+    }
+    try {
+      return await send();
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw conflict('not_waiting_for_operator', err.cause?.message ?? err.message, { workflowId });
+      }
+      if (err instanceof DomainError) throw err;
+      throw temporalUnavailable(err);
+    }
+  }
+
+  router.post('/:workflowId/retry', async (req, res) => {
+    const { workflowId } = parse(params, req, 'params');
+    const body = parse(retryBody, req, 'body');
+    if (operationTypeOf(workflowId) !== 'onboard') {
+      throw invalid('not_retryable', `operation ${workflowId} has no retry step`);
+    }
+    const { progress } = await readProgress(deps.temporal, workflowId);
+    if (progress) {
+      const device = await findDevice(deps.db, progress.deviceId);
+      if (body.driver) checkDriver(device, body.driver);
+      if (body.endpoint && body.endpoint !== device.endpoint) {
+        const owner = await deps.db.device.findUnique({ where: { endpoint: body.endpoint } });
+        if (owner) throw conflict('device_exists', `endpoint ${body.endpoint} belongs to device ${owner.name}`, { deviceId: owner.id });
+      }
+    }
+    const handle = deps.temporal.workflow.getHandle(workflowId);
+    const accepted = await decide(workflowId, () =>
+      handle.executeUpdate(retryUpdate, { args: [{ ...body, requestedBy: res.locals.actor }] }),
+    );
+    res.status(202).json({ workflowId, accepted: true, attempt: accepted.attempt, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
+  });
+
+  router.post('/:workflowId/abandon', async (req, res) => {
+    const { workflowId } = parse(params, req, 'params');
+    const body = parse(abandonBody, req, 'body');
+    if (operationTypeOf(workflowId) !== 'onboard') {
+      throw invalid('not_abandonable', `operation ${workflowId} cannot be abandoned; cancel it instead`);
+    }
+    const handle = deps.temporal.workflow.getHandle(workflowId);
+    await decide(workflowId, () => handle.executeUpdate(abandonUpdate, { args: [{ ...body, requestedBy: res.locals.actor }] }));
+    res.status(202).json({ workflowId, accepted: true, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
+  });
+
+  router.post('/:workflowId/cancel', async (req, res) => {
+    const { workflowId } = parse(params, req, 'params');
+    parse(z.object({}).strict(), req, 'body');
+    const description = await describeOperation(deps.temporal, workflowId);
+    if (description.status.name !== 'RUNNING') {
+      throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}`);
+    }
+    await deps.temporal.workflow.getHandle(workflowId).cancel();
+    res.status(202).json({ workflowId, cancelRequested: true, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
+  });
+
+  return router;
+}

@@ -1,0 +1,1 @@
+export { onboardDevice } from './onboard-device';
