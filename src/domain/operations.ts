@@ -1,3 +1,5 @@
+import searchAttributes from './search-attributes.json';
+
 /**
  * Operation names, workflow ids and the search attributes every run carries.
  * Pure and shared by the API, the worker and the workflows.
@@ -5,12 +7,11 @@
 export const OPERATION_TYPES = ['onboard'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
-/** Search attributes registered on the Temporal namespace (see scripts/lib.sh and docker-compose.yml). */
-export const SEARCH_ATTRIBUTES = {
-  DeviceId: 'Keyword',
-  DeviceName: 'Keyword',
-  OperationType: 'Keyword',
-} as const;
+/**
+ * Search attributes registered on the Temporal namespace. scripts/up and the tests read the JSON
+ * file; docker-compose.yml registers the same names (test/deploy/compose.test.ts checks they agree).
+ */
+export const SEARCH_ATTRIBUTES: Readonly<Record<string, 'Keyword'>> = searchAttributes as Record<string, 'Keyword'>;
 
 /** Device names become part of workflow ids, so they are restricted to readable, URL-safe characters. */
 export const DEVICE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62})$/;

@@ -1,15 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../../src/domain/operations';
 
-/** The Temporal CLI binary scripts/lib.sh builds and caches; TEMPORAL_CLI overrides. */
+/** The Temporal CLI binary scripts/lib.sh builds and caches (same default path); TEMPORAL_CLI overrides. */
 export function temporalCliPath(): string {
-  const path = process.env.TEMPORAL_CLI;
-  if (!path || !existsSync(path)) {
+  const cache = process.env.DEVICE_LIFECYCLE_CACHE ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'device-lifecycle');
+  const cli = process.env.TEMPORAL_CLI ?? path.join(cache, 'temporal-cli-v1.5.1', 'temporal');
+  if (!existsSync(cli)) {
     throw new Error('TEMPORAL_CLI is not set to the Temporal CLI binary: run the tests through ./scripts/test, which builds it');
   }
-  return path;
+  return cli;
 }
 
 export async function freePort(): Promise<number> {

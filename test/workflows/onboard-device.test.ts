@@ -1,7 +1,7 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { workflowIds } from '../../src/domain/operations';
 import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../src/temporal/search-attributes';
-import { abandonUpdate, progressQuery, retryUpdate } from '../../src/workflows/definitions';
+import { abandonUpdate, progressQuery, retryUpdate, type OperationProgress } from '../../src/workflows/definitions';
 import type { onboardDevice, OnboardInput } from '../../src/workflows/onboard-device';
 import { closedEndpoint, decodedHistory, eventually, FAST_ONBOARD, startTestStack, uniq, type TestStack } from '../helpers/stack';
 
@@ -31,7 +31,7 @@ async function enrolAndStart(device: { type: 'SERVER' | 'HYPERVISOR' | 'STORAGE'
   return { row, handle };
 }
 
-async function waitingForOperator(handle: { query: (q: typeof progressQuery) => Promise<{ status: string }> }) {
+async function waitingForOperator(handle: { query: (q: typeof progressQuery) => Promise<OperationProgress> }) {
   return eventually(async () => {
     const p = await handle.query(progressQuery);
     return p.status === 'waiting_for_operator' ? p : undefined;

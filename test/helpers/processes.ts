@@ -1,0 +1,41 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { waitForPort } from './temporal-server';
+
+const ROOT = path.resolve(__dirname, '../..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+export interface ServiceProcess {
+  name: string;
+  child: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Runs one of our entry points as its own process, exactly as scripts/up does. */
+export function startService(name: string, entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const child = spawn(TSX, [entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    name,
+    child,
+    output: () => out,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+export async function waitForService(service: ServiceProcess, port: number, timeoutMs = 60_000): Promise<void> {
+  const died = new Promise<never>((_, reject) =>
+    service.child.once('exit', (code) => reject(new Error(`${service.name} exited (${code}):\n${service.output()}`))),
+  );
+  await Promise.race([waitForPort(port, timeoutMs), died]);
+}
