@@ -1,10 +1,12 @@
 import { loadConfigOrExit } from './config';
 import { createLogger } from './log';
+import { installRuntimeLogging } from './temporal/runtime-logging';
 import { createWorker } from './worker-setup';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const log = createLogger('worker', config.LOG_LEVEL);
+  installRuntimeLogging(config.LOG_LEVEL);
   const { worker, db, connection } = await createWorker(config);
   log({ msg: 'worker started', taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.TEMPORAL_ADDRESS, namespace: config.TEMPORAL_NAMESPACE });
   try {

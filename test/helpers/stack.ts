@@ -6,8 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config';
 import { createDb, type Db } from '../../src/db/client';
+import { installRuntimeLogging } from '../../src/temporal/runtime-logging';
 import { createWorker } from '../../src/worker-setup';
 import { startDeviceSimulator, type DeviceSimulator } from '../../simulators/devices/server';
+
+// Tests expect activity failures by design: only errors are worth printing.
+installRuntimeLogging('error', 'test-worker');
 
 export const uniq = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
