@@ -10,7 +10,9 @@ import { startDevServer } from './helpers/temporal-server';
  * database, and the workflow bundle built once for every worker the tests start.
  */
 export default async function globalSetup(): Promise<void> {
-  const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/device_lifecycle_test';
+  // One database per run, so two runs on one machine (a developer's and CI's) never share one.
+  const databaseUrl =
+    process.env.TEST_DATABASE_URL ?? `postgresql://postgres@127.0.0.1:5432/device_lifecycle_test_${process.pid}_${Date.now().toString(36)}`;
   const url = new URL(databaseUrl);
   const dbName = url.pathname.slice(1);
   const adminUrl = new URL(databaseUrl);
@@ -24,6 +26,7 @@ export default async function globalSetup(): Promise<void> {
 
   const server = await startDevServer();
   (globalThis as { __TEMPORAL_DEV_SERVER__?: unknown }).__TEMPORAL_DEV_SERVER__ = server;
+  (globalThis as { __TEST_DATABASE__?: unknown }).__TEST_DATABASE__ = { adminUrl: adminUrl.toString(), dbName, keep: !!process.env.TEST_DATABASE_URL };
 
   const runDir = path.resolve(__dirname, '../.run/test');
   mkdirSync(runDir, { recursive: true });

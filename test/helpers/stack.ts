@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config';
 import { createDb, type Db } from '../../src/db/client';
+import { syncDriverCatalog } from '../../src/db/driver-catalog';
+import { DRIVERS } from '../../src/drivers/registry';
 import { installRuntimeLogging } from '../../src/temporal/runtime-logging';
 import { createWorker } from '../../src/worker-setup';
 import { startDeviceSimulator, type DeviceSimulator } from '../../simulators/devices/server';
@@ -51,6 +53,7 @@ export async function startTestStack(opts: { worker?: boolean } = {}): Promise<T
     DEVICE_REQUEST_TIMEOUT_MS: '2000',
   });
   const db = createDb(config.DATABASE_URL, { max: 5 });
+  await syncDriverCatalog(db, DRIVERS); // as src/server.ts does at start
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const sim = await startDeviceSimulator({ port: 0 });
