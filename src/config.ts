@@ -23,6 +23,8 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** Upper bound on one HTTP request from a driver to a device (worker). */
   DEVICE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Upper bound on one HTTP request from the worker to a service (cordon, list, migrate). */
+  SERVICE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Onboarding bounds the API puts into each run's input (see OnboardTimings). */
   ONBOARD_VERIFY_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   ONBOARD_VERIFY_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),

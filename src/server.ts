@@ -4,6 +4,7 @@ import { createDb } from './db/client';
 import { syncDriverCatalog } from './db/driver-catalog';
 import { DRIVERS } from './drivers/registry';
 import { createLogger } from './log';
+import { fileSecretStore } from './secrets';
 import { connectTemporalClient } from './temporal/client';
 
 async function main(): Promise<void> {
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     onboardTimings: onboardTimingsFrom(config),
+    secrets: fileSecretStore(config.SECRETS_FILE),
+    serviceRequestTimeoutMs: config.SERVICE_REQUEST_TIMEOUT_MS,
     bodyLimit: config.API_BODY_LIMIT,
     log,
   });

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { DRIVERS } from '../drivers/registry';
 import type { ApiDeps } from './deps';
 import { devicesRouter } from './devices/router';
+import { maintenanceRouter } from './maintenance/router';
+import { deviceConsumersRouter, servicesRouter } from './services/router';
 import { errorHandler, notFoundRoute } from './errors';
 import { operationsRouter } from './operations/router';
 
@@ -31,7 +33,10 @@ export function createApp(deps: ApiDeps): Express {
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', checks });
   });
 
+  app.use('/v1/devices/:id/maintenance', maintenanceRouter(deps));
+  app.use('/v1/devices/:id', deviceConsumersRouter(deps));
   app.use('/v1/devices', devicesRouter(deps));
+  app.use('/v1/services', servicesRouter(deps));
   app.use('/v1/operations', operationsRouter(deps));
   app.get('/v1/drivers', (_req, res) => {
     res.json({

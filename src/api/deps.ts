@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client';
+import type { SecretStore } from '../secrets';
+import type { MaintenanceTimings } from '../workflows/maintenance-device';
 import type { OnboardTimings } from '../workflows/onboard-device';
 
 export interface ApiDeps {
@@ -8,6 +10,11 @@ export interface ApiDeps {
   taskQueue: string;
   /** Bounds put into each onboarding run's input; defaults apply where absent. */
   onboardTimings?: Partial<OnboardTimings>;
+  /** Defaults for maintenance runs; a request's drainTimeout/concurrency/maxHold override them. */
+  maintenanceTimings?: Partial<MaintenanceTimings>;
+  /** Service tokens, to list a device's workloads live. */
+  secrets?: SecretStore;
+  serviceRequestTimeoutMs?: number;
   bodyLimit?: string;
   log?: (entry: Record<string, unknown>) => void;
 }

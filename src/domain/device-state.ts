@@ -51,7 +51,8 @@ export const TRANSITIONS: TransitionTable = {
   // VERIFYING -> ABANDONED is an onboarding cancelled mid-verification.
   abandon: { ENROLLED: 'ABANDONED', VERIFYING: 'ABANDONED', VERIFY_FAILED: 'ABANDONED' },
   re_enroll: { ABANDONED: 'ENROLLED' },
-  drain: { ACTIVE: 'DRAINING' },
+  // DRAIN_FAILED -> DRAINING is an operator retrying a drain that missed its deadline.
+  drain: { ACTIVE: 'DRAINING', DRAIN_FAILED: 'DRAINING' },
   drain_succeeded: { DRAINING: 'MAINTENANCE' },
   drain_failed: { DRAINING: 'DRAIN_FAILED' },
   drain_cancelled: { DRAINING: 'ACTIVE', DRAIN_FAILED: 'ACTIVE' },

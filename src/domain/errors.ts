@@ -35,4 +35,6 @@ export const FAILURE_TYPES = {
   lockLost: 'DeviceLockLost',
   deviceMissing: 'DeviceNotFound',
   endpointInUse: 'EndpointInUse',
+  serviceUnreachable: 'ServiceUnreachable',
+  serviceRejected: 'ServiceRejected',
 } as const;

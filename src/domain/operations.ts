@@ -4,7 +4,7 @@ import searchAttributes from './search-attributes.json';
  * Operation names, workflow ids and the search attributes every run carries.
  * Pure and shared by the API, the worker and the workflows.
  */
-export const OPERATION_TYPES = ['onboard'] as const;
+export const OPERATION_TYPES = ['onboard', 'maintenance'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
 /**
@@ -18,6 +18,8 @@ export const DEVICE_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9._-]{0,62})$/;
 
 export const workflowIds = {
   onboard: (deviceName: string) => `onboard-${deviceName}`,
+  /** n counts the device's maintenance operations (Device.maintenanceSeq), so every one has its own id. */
+  maintenance: (deviceName: string, n: number) => `maintenance-${deviceName}-${n}`,
 } as const;
 
 /** The operation type a workflow id was made for, or undefined for ids we did not make. */

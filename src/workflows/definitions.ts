@@ -54,3 +54,37 @@ export interface RetryAccepted {
 export const progressQuery = defineQuery<OperationProgress>('progress');
 export const retryUpdate = defineUpdate<RetryAccepted, [RetryRequest]>('retry');
 export const abandonUpdate = defineUpdate<{ abandoned: true }, [AbandonRequest]>('abandon');
+
+/** Live state of a maintenance run (the drain's per-workload progress is in the database). */
+export interface MaintenanceProgress {
+  operation: 'maintenance';
+  deviceId: string;
+  deviceName: string;
+  reason: string;
+  phase: 'cordoning' | 'draining' | 'drain_failed' | 'in_maintenance' | 'resuming' | 'resume_failed' | 'completed' | 'rolled_back';
+  step: string;
+  deviceState?: DeviceState;
+  drainAttempt: number;
+  drainDeadline?: string;
+  holdUntil?: string;
+  total?: number;
+  migrated?: number;
+  remaining?: { workload: string; name: string; service: string; reason: string }[];
+  remainingTruncated?: boolean;
+  cordoned: string[];
+  lastError?: string;
+  steps: StepRecord[];
+}
+
+export interface ResumeRequest {
+  requestedBy: string;
+}
+
+export interface RetryDrainRequest {
+  requestedBy: string;
+  drainTimeoutMs?: number;
+}
+
+export const maintenanceProgressQuery = defineQuery<MaintenanceProgress>('maintenanceProgress');
+export const resumeUpdate = defineUpdate<{ resuming: true }, [ResumeRequest]>('resume');
+export const retryDrainUpdate = defineUpdate<{ drainAttempt: number }, [RetryDrainRequest]>('retryDrain');

@@ -1,1 +1,2 @@
 export { onboardDevice } from './onboard-device';
+export { maintenanceDevice } from './maintenance-device';

@@ -89,7 +89,7 @@ describe('applyEvent', () => {
   });
 
   it('explains a refused drain in words an operator can act on', () => {
-    expect(() => applyEvent('MAINTENANCE', 'drain')).toThrow('cannot drain a device in state MAINTENANCE; allowed from: ACTIVE');
+    expect(() => applyEvent('MAINTENANCE', 'drain')).toThrow('cannot drain a device in state MAINTENANCE; allowed from: ACTIVE, DRAIN_FAILED');
     expect(() => applyEvent('ACTIVE', 'verify_succeeded')).toThrow(
       'cannot verify succeeded a device in state ACTIVE; allowed from: VERIFYING',
     );
@@ -160,6 +160,8 @@ describe('lifecycle paths', () => {
     ]);
     expect(replay('ACTIVE', ['drain', 'drain_failed', 'drain_cancelled'])).toEqual(['ACTIVE', 'DRAINING', 'DRAIN_FAILED', 'ACTIVE']);
     expect(replay('DRAIN_FAILED', ['resume', 'resume_failed'])).toEqual(['DRAIN_FAILED', 'RESUMING', 'MAINTENANCE']);
+    // An operator retries a drain that missed its deadline.
+    expect(replay('DRAIN_FAILED', ['drain', 'drain_succeeded'])).toEqual(['DRAIN_FAILED', 'DRAINING', 'MAINTENANCE']);
   });
 
   it('a device being drained or verified cannot be deleted', () => {

@@ -12,6 +12,7 @@ import {
   temporalUnavailable,
   WorkflowExecutionAlreadyStartedError,
 } from '../operations/temporal';
+import { breakStaleLock } from './lock';
 import type { CreateDeviceBody } from './schema';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -41,7 +42,7 @@ async function conflictsFor(deps: ApiDeps, body: CreateDeviceBody): Promise<Devi
   for (const device of existing) {
     if (!device.lockedBy) continue;
     if (await isOperationRunning(deps.temporal, device.lockedBy)) throw operationInProgress(device.name, device.lockedBy);
-    await deps.db.device.updateMany({ where: { id: device.id, lockedBy: device.lockedBy }, data: { lockedBy: null, lockedAt: null } });
+    await breakStaleLock(deps, device);
     device.lockedBy = null;
   }
   return existing;

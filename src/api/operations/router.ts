@@ -3,7 +3,15 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { conflict, DomainError, invalid } from '../../domain/errors';
 import { operationTypeOf } from '../../domain/operations';
-import { abandonUpdate, progressQuery, retryUpdate, type OperationProgress } from '../../workflows/definitions';
+import {
+  abandonUpdate,
+  maintenanceProgressQuery,
+  progressQuery,
+  retryDrainUpdate,
+  retryUpdate,
+  type MaintenanceProgress,
+  type OperationProgress,
+} from '../../workflows/definitions';
 import type { ApiDeps } from '../deps';
 import { retryBody } from '../devices/schema';
 import { checkDriver, findDevice } from '../devices/service';
@@ -13,11 +21,15 @@ import { describeOperation, temporalUnavailable } from './temporal';
 const params = z.object({ workflowId: z.string().min(1).max(255) });
 const abandonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
 
-/** Live progress from the run itself; bounded so a missing worker cannot hang the request. */
-async function readProgress(temporal: Client, workflowId: string): Promise<{ progress?: OperationProgress; progressError?: string }> {
+/** Live progress from the run itself (each workflow type has its query); bounded so a missing worker cannot hang the request. */
+async function readProgress(
+  temporal: Client,
+  workflowId: string,
+): Promise<{ progress?: OperationProgress | MaintenanceProgress; progressError?: string }> {
   try {
-    const progress = await temporal.withDeadline(Date.now() + 5_000, () =>
-      temporal.workflow.getHandle(workflowId).query(progressQuery),
+    const handle = temporal.workflow.getHandle(workflowId);
+    const progress = await temporal.withDeadline(Date.now() + 5_000, (): Promise<OperationProgress | MaintenanceProgress> =>
+      operationTypeOf(workflowId) === 'maintenance' ? handle.query(maintenanceProgressQuery) : handle.query(progressQuery),
     );
     return { progress };
   } catch (err) {
@@ -58,7 +70,7 @@ export function operationsRouter(deps: ApiDeps): Router {
       startTime: description.startTime,
       closeTime: description.closeTime ?? null,
       step: progress?.step ?? null,
-      attempts: progress?.attempt ?? null,
+      attempts: progress ? ('attempt' in progress ? progress.attempt : progress.drainAttempt) : null,
       lastError: progress?.lastError ?? failure ?? pendingActivities.find((a) => a.lastFailure)?.lastFailure ?? null,
       progress: progress ?? null,
       ...(progressError ? { progressError } : {}),
@@ -87,12 +99,20 @@ export function operationsRouter(deps: ApiDeps): Router {
 
   router.post('/:workflowId/retry', async (req, res) => {
     const { workflowId } = parse(params, req, 'params');
+    const handle = deps.temporal.workflow.getHandle(workflowId);
+    if (operationTypeOf(workflowId) === 'maintenance') {
+      // Retrying a maintenance means retrying its drain (after it missed its deadline).
+      parse(z.object({}).strict(), req, 'body');
+      const accepted = await decide(workflowId, () => handle.executeUpdate(retryDrainUpdate, { args: [{ requestedBy: res.locals.actor }] }));
+      res.status(202).json({ workflowId, accepted: true, attempt: accepted.drainAttempt, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
+      return;
+    }
     const body = parse(retryBody, req, 'body');
     if (operationTypeOf(workflowId) !== 'onboard') {
       throw invalid('not_retryable', `operation ${workflowId} has no retry step`);
     }
     const { progress } = await readProgress(deps.temporal, workflowId);
-    if (progress) {
+    if (progress && progress.operation === 'onboard') {
       const device = await findDevice(deps.db, progress.deviceId);
       if (body.driver) checkDriver(device, body.driver);
       if (body.endpoint && body.endpoint !== device.endpoint) {
@@ -100,7 +120,6 @@ export function operationsRouter(deps: ApiDeps): Router {
         if (owner) throw conflict('device_exists', `endpoint ${body.endpoint} belongs to device ${owner.name}`, { deviceId: owner.id });
       }
     }
-    const handle = deps.temporal.workflow.getHandle(workflowId);
     const accepted = await decide(workflowId, () =>
       handle.executeUpdate(retryUpdate, { args: [{ ...body, requestedBy: res.locals.actor }] }),
     );
