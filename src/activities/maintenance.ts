@@ -207,6 +207,14 @@ export function createMaintenanceActivities({ db, secrets, serviceRequestTimeout
         await sleep(Math.max(0, Math.min(ms, timeLeft())));
       };
 
+      // Landed workloads are recorded in batches: a crash before a flush only means the next
+      // attempt looks again and finds them gone.
+      const landed: string[] = [];
+      const flushLanded = async () => {
+        const ids = landed.splice(0, landed.length);
+        if (ids.length) await db.workload.updateMany({ where: { id: { in: ids } }, data: { drainStatus: 'MIGRATED', deviceId: null, lastError: null } });
+      };
+
       async function drainOne(row: (typeof rows)[number]): Promise<void> {
         const consumer = consumers.get(row.serviceId);
         const client = clients.get(row.serviceId);
@@ -216,41 +224,51 @@ export function createMaintenanceActivities({ db, secrets, serviceRequestTimeout
         }
         let attempt = row.drainAttempts;
         let backoff = 100;
-        // Poll quickly right after asking (migrations can take milliseconds), then back off.
         let pollDelay = pollMs;
+        // A workload this drain already asked about (MIGRATING) is looked at first; otherwise the
+        // migrate request itself tells where the workload is (the service answers 200 if it is gone).
+        let ask = row.drainStatus !== 'MIGRATING';
         while (timeLeft() > 0 && !cancelled) {
           try {
-            const current = await client.getWorkload(row.externalId);
+            let current;
+            if (ask) {
+              if (attempt > 0 && row.drainStatus !== 'MIGRATING') {
+                // A retry after a failed attempt: record the new attempt before asking, so a crash
+                // after the request re-sends the same key instead of starting another migration.
+                await db.workload.update({ where: { id: row.id }, data: { drainStatus: 'MIGRATING', drainAttempts: attempt } });
+                row.drainStatus = 'MIGRATING';
+              }
+              current = (await client.migrateWorkload(row.externalId, consumer.deviceRef, `${drainOp}/${row.id}/${attempt}`)).workload;
+              ask = false;
+              pollDelay = pollMs;
+            } else {
+              current = await client.getWorkload(row.externalId);
+            }
             if (!current || current.device !== consumer.deviceRef || current.state === 'stopped') {
-              await db.workload.update({ where: { id: row.id }, data: { drainStatus: 'MIGRATED', deviceId: null, lastError: null } });
+              landed.push(row.id);
               migrated += 1;
               errors.delete(row.id);
               return;
             }
-            if (current.state !== 'migrating') {
-              if (current.last_error && row.drainStatus === 'MIGRATING') {
-                // The previous attempt failed on the service's side: the next one needs a new key.
-                attempt += 1;
-                errors.set(row.id, current.last_error);
-                row.drainStatus = 'PENDING';
-                await db.workload.update({ where: { id: row.id }, data: { drainStatus: 'PENDING', drainAttempts: attempt, lastError: current.last_error } });
-                await wait(backoff);
-                backoff = Math.min(backoff * 2, 5_000);
-                continue;
-              }
-              // Record the attempt before asking, so a crash after the request re-sends the same key.
-              if (row.drainStatus !== 'MIGRATING') {
-                row.drainStatus = 'MIGRATING';
-                await db.workload.update({ where: { id: row.id }, data: { drainStatus: 'MIGRATING', drainAttempts: attempt } });
-              }
-              await client.migrateWorkload(row.externalId, consumer.deviceRef, `${drainOp}/${row.id}/${attempt}`);
-              pollDelay = pollMs;
+            if (current.state === 'migrating') {
+              await wait(pollDelay);
+              pollDelay = Math.min(Math.ceil(pollDelay * 1.5), 1_000);
+              continue;
             }
-            await wait(pollDelay);
-            pollDelay = Math.min(Math.ceil(pollDelay * 1.5), 1_000);
+            // Still on the device and not moving: the attempt failed (or was never started).
+            if (current.last_error) {
+              attempt += 1;
+              errors.set(row.id, current.last_error);
+              row.drainStatus = 'PENDING';
+              await db.workload.update({ where: { id: row.id }, data: { drainStatus: 'PENDING', drainAttempts: attempt, lastError: current.last_error } });
+              await wait(backoff);
+              backoff = Math.min(backoff * 2, 5_000);
+            }
+            ask = true;
           } catch (err) {
             if (err instanceof ServiceClientError && err.code === 'unknown_workload') {
-              continue; // it vanished between our look and our request: the next look records it as gone
+              ask = false; // it vanished between our look and our request: the next look records it as gone
+              continue;
             }
             if (err instanceof ServiceClientError && (err.kind === 'budget' || err.kind === 'unreachable')) {
               errors.set(row.id, err.message);
@@ -267,6 +285,7 @@ export function createMaintenanceActivities({ db, secrets, serviceRequestTimeout
       }
 
       const beating = setInterval(beat, 1_000);
+      const flushing = setInterval(() => void flushLanded().catch(() => undefined), 200);
       try {
         beat();
         let next = 0;
@@ -279,7 +298,9 @@ export function createMaintenanceActivities({ db, secrets, serviceRequestTimeout
         await Promise.all(lanes);
       } finally {
         clearInterval(beating);
+        clearInterval(flushing);
       }
+      await flushLanded();
       if (cancelled) throw new CancelledFailure('drain cancelled');
 
       const left = await db.workload.findMany({
