@@ -25,6 +25,8 @@ export const configSchema = z.object({
   DEVICE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Upper bound on one HTTP request from the worker to a service (cordon, list, migrate). */
   SERVICE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Upper bound on one HTTP request from the worker to a pod manager (one page of a listing). */
+  PODM_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   /** Onboarding bounds the API puts into each run's input (see OnboardTimings). */
   ONBOARD_VERIFY_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   ONBOARD_VERIFY_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     onboardTimings: onboardTimingsFrom(config),
     secrets: fileSecretStore(config.SECRETS_FILE),
     serviceRequestTimeoutMs: config.SERVICE_REQUEST_TIMEOUT_MS,
+    podmRequestTimeoutMs: config.PODM_REQUEST_TIMEOUT_MS,
     bodyLimit: config.API_BODY_LIMIT,
     log,
   });

@@ -32,6 +32,7 @@ export async function createWorker(
       secrets: fileSecretStore(config.SECRETS_FILE),
       deviceRequestTimeoutMs: config.DEVICE_REQUEST_TIMEOUT_MS,
       serviceRequestTimeoutMs: config.SERVICE_REQUEST_TIMEOUT_MS,
+      podmRequestTimeoutMs: config.PODM_REQUEST_TIMEOUT_MS,
     }),
     ...(opts.workflowBundlePath
       ? { workflowBundle: { codePath: opts.workflowBundlePath } }

@@ -7,6 +7,7 @@ import { maintenanceRouter } from './maintenance/router';
 import { deviceConsumersRouter, servicesRouter } from './services/router';
 import { errorHandler, notFoundRoute } from './errors';
 import { operationsRouter } from './operations/router';
+import { nodesRouter, podManagersRouter, pooledRouter } from './pooled/router';
 
 /** Builds the API; `listen` lives in src/server.ts so tests drive the app in-process. */
 export function createApp(deps: ApiDeps): Express {
@@ -37,6 +38,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/devices/:id', deviceConsumersRouter(deps));
   app.use('/v1/devices', devicesRouter(deps));
   app.use('/v1/services', servicesRouter(deps));
+  app.use('/v1/podmanagers', podManagersRouter(deps));
+  app.use('/v1/pooled', pooledRouter(deps));
+  app.use('/v1/nodes', nodesRouter(deps));
   app.use('/v1/operations', operationsRouter(deps));
   app.get('/v1/drivers', (_req, res) => {
     res.json({

@@ -3,6 +3,8 @@ import type { Db } from '../db/client';
 import type { SecretStore } from '../secrets';
 import type { MaintenanceTimings } from '../workflows/maintenance-device';
 import type { OnboardTimings } from '../workflows/onboard-device';
+import type { PodmSyncTimings } from '../workflows/podm-sync';
+import type { PooledActionTimings } from '../workflows/pooled-action';
 
 export interface ApiDeps {
   db: Db;
@@ -12,7 +14,10 @@ export interface ApiDeps {
   onboardTimings?: Partial<OnboardTimings>;
   /** Defaults for maintenance runs; a request's drainTimeout/concurrency/maxHold override them. */
   maintenanceTimings?: Partial<MaintenanceTimings>;
-  /** Service tokens, to list a device's workloads live. */
+  podmSyncTimings?: Partial<PodmSyncTimings>;
+  pooledActionTimings?: Partial<PooledActionTimings>;
+  podmRequestTimeoutMs?: number;
+  /** Service and pod manager credentials, for the checks the API makes itself. */
   secrets?: SecretStore;
   serviceRequestTimeoutMs?: number;
   bodyLimit?: string;

@@ -4,7 +4,7 @@ import searchAttributes from './search-attributes.json';
  * Operation names, workflow ids and the search attributes every run carries.
  * Pure and shared by the API, the worker and the workflows.
  */
-export const OPERATION_TYPES = ['onboard', 'maintenance'] as const;
+export const OPERATION_TYPES = ['onboard', 'maintenance', 'podm-sync', 'attach', 'detach'] as const;
 export type OperationType = (typeof OPERATION_TYPES)[number];
 
 /**
@@ -20,6 +20,9 @@ export const workflowIds = {
   onboard: (deviceName: string) => `onboard-${deviceName}`,
   /** n counts the device's maintenance operations (Device.maintenanceSeq), so every one has its own id. */
   maintenance: (deviceName: string, n: number) => `maintenance-${deviceName}-${n}`,
+  podmSync: (podmName: string) => `podm-sync-${podmName}`,
+  /** One attach/detach per pooled device at a time (its lock); a later one reuses the id. */
+  pooled: (action: 'attach' | 'detach', pooledId: string) => `${action}-${pooledId}`,
 } as const;
 
 /** The operation type a workflow id was made for, or undefined for ids we did not make. */

@@ -88,3 +88,42 @@ export interface RetryDrainRequest {
 export const maintenanceProgressQuery = defineQuery<MaintenanceProgress>('maintenanceProgress');
 export const resumeUpdate = defineUpdate<{ resuming: true }, [ResumeRequest]>('resume');
 export const retryDrainUpdate = defineUpdate<{ drainAttempt: number }, [RetryDrainRequest]>('retryDrain');
+
+/** One sync's outcome as the API shows it (`refresh` answers with it). */
+export interface SyncOutcome {
+  status: 'ok' | 'refused' | 'failed';
+  startedAt: string;
+  total?: number;
+  added?: number;
+  updated?: number;
+  vanished?: number;
+  unchanged?: number;
+  nodes?: number;
+  durationMs?: number;
+  reason?: string;
+  error?: string;
+}
+
+export interface PodmSyncProgress {
+  operation: 'podm-sync';
+  podmId: string;
+  podmName: string;
+  /** Syncs since the pod manager was registered (across continue-as-new). */
+  syncs: number;
+  syncsThisRun: number;
+  running: boolean;
+  nextSyncAt?: string;
+  last?: SyncOutcome;
+}
+
+export interface PooledProgress {
+  operation: 'attach' | 'detach';
+  pooledId: string;
+  nodeId: string;
+  step: string;
+  lastError?: string;
+}
+
+export const podmSyncProgressQuery = defineQuery<PodmSyncProgress>('podmSyncProgress');
+export const refreshUpdate = defineUpdate<SyncOutcome, [{ force?: boolean; requestedBy: string }]>('refresh');
+export const pooledProgressQuery = defineQuery<PooledProgress>('pooledProgress');

@@ -6,12 +6,27 @@ import { operationTypeOf } from '../../domain/operations';
 import {
   abandonUpdate,
   maintenanceProgressQuery,
+  podmSyncProgressQuery,
+  pooledProgressQuery,
   progressQuery,
   retryDrainUpdate,
   retryUpdate,
   type MaintenanceProgress,
   type OperationProgress,
+  type PodmSyncProgress,
+  type PooledProgress,
 } from '../../workflows/definitions';
+
+type AnyProgress = OperationProgress | MaintenanceProgress | PodmSyncProgress | PooledProgress;
+
+/** The progress query of each workflow type. */
+const QUERIES = {
+  onboard: progressQuery,
+  maintenance: maintenanceProgressQuery,
+  'podm-sync': podmSyncProgressQuery,
+  attach: pooledProgressQuery,
+  detach: pooledProgressQuery,
+} as const;
 import type { ApiDeps } from '../deps';
 import { retryBody } from '../devices/schema';
 import { checkDriver, findDevice } from '../devices/service';
@@ -25,12 +40,11 @@ const abandonBody = z.object({ reason: z.string().trim().min(1).max(500).optiona
 async function readProgress(
   temporal: Client,
   workflowId: string,
-): Promise<{ progress?: OperationProgress | MaintenanceProgress; progressError?: string }> {
+): Promise<{ progress?: AnyProgress; progressError?: string }> {
   try {
     const handle = temporal.workflow.getHandle(workflowId);
-    const progress = await temporal.withDeadline(Date.now() + 5_000, (): Promise<OperationProgress | MaintenanceProgress> =>
-      operationTypeOf(workflowId) === 'maintenance' ? handle.query(maintenanceProgressQuery) : handle.query(progressQuery),
-    );
+    const query = QUERIES[operationTypeOf(workflowId) ?? 'onboard'];
+    const progress = await temporal.withDeadline(Date.now() + 5_000, () => handle.query<AnyProgress>(query.name));
     return { progress };
   } catch (err) {
     return { progressError: `progress unavailable: ${(err as Error).message}` };
@@ -69,9 +83,9 @@ export function operationsRouter(deps: ApiDeps): Router {
       status,
       startTime: description.startTime,
       closeTime: description.closeTime ?? null,
-      step: progress?.step ?? null,
-      attempts: progress ? ('attempt' in progress ? progress.attempt : progress.drainAttempt) : null,
-      lastError: progress?.lastError ?? failure ?? pendingActivities.find((a) => a.lastFailure)?.lastFailure ?? null,
+      step: progress && 'step' in progress ? progress.step : null,
+      attempts: progress && 'attempt' in progress ? progress.attempt : progress && 'drainAttempt' in progress ? progress.drainAttempt : null,
+      lastError: (progress && 'lastError' in progress ? progress.lastError : undefined) ?? failure ?? pendingActivities.find((a) => a.lastFailure)?.lastFailure ?? null,
       progress: progress ?? null,
       ...(progressError ? { progressError } : {}),
       pendingActivities,
