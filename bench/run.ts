@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchDrain } from './drain';
+import { benchSync } from './sync';
 import { printTable, startBenchStack, type BenchRow } from './support';
 
 /**
@@ -11,6 +12,7 @@ import { printTable, startBenchStack, type BenchRow } from './support';
 async function main(): Promise<void> {
   const only = process.argv[2];
   const benches: Record<string, (s: Awaited<ReturnType<typeof startBenchStack>>) => Promise<BenchRow[]>> = {
+    sync: benchSync,
     drain: benchDrain,
   };
   const stack = await startBenchStack();

@@ -76,7 +76,7 @@ describe('docker-compose.yml', () => {
 
   it('has every service of the stack', () => {
     expect([...services.keys()].sort()).toEqual(
-      ['api', 'device-simulator', 'migrate', 'postgresql', 'service-simulator', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'worker'].sort(),
+      ['api', 'device-simulator', 'migrate', 'podm-simulator', 'postgresql', 'service-simulator', 'temporal', 'temporal-admin-tools', 'temporal-ui', 'worker'].sort(),
     );
   });
 
@@ -161,6 +161,8 @@ describe('docker-compose.yml', () => {
     expect(service('device-simulator').env).toMatchObject({ DEVICE_SIM_PORT: '7101', DEVICE_SIM_HOST: '0.0.0.0' });
     expect(bodyOf('service-simulator')).toContain('- "7102:7102"');
     expect(service('service-simulator').env).toMatchObject({ SERVICE_SIM_PORT: '7102', SERVICE_SIM_HOST: '0.0.0.0' });
+    expect(bodyOf('podm-simulator')).toContain('- "7103:7103"');
+    expect(service('podm-simulator').env).toMatchObject({ PODM_SIM_PORT: '7103', PODM_SIM_HOST: '0.0.0.0' });
   });
 
   it('runs the Temporal UI on 8233 against the server', () => {
