@@ -3,7 +3,7 @@
  * mapped to a DriverError whose message tells an operator what happened (method, URL, status)
  * without ever carrying the password or an authorization header.
  */
-import { STATUS_CODES } from 'node:http';
+import { sendOnce, statusText } from '../integrations/http-transport';
 import type { z } from 'zod';
 import type { Credentials } from '../domain/device-types';
 import { DriverError, type DriverFailureKind, type VerifyContext } from './types';
@@ -76,9 +76,6 @@ export function resolveUrl(endpoint: URL, path: string): URL {
   return url;
 }
 
-function statusText(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? ''}`.trim();
-}
 
 /** A short message from a device's JSON error body (Redfish or plain), to help the operator. */
 function deviceSays(text: string, credentials?: Credentials): string {
@@ -103,31 +100,6 @@ function deviceSays(text: string, credentials?: Credentials): string {
   return ` (device says: "${clean.length > EXCERPT_MAX ? `${clean.slice(0, EXCERPT_MAX)}...` : clean}")`;
 }
 
-function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const code = cause?.code ?? (err as { code?: string }).code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (nothing is listening there) [ECONNREFUSED]';
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'UND_ERR_SOCKET':
-      return `the connection was closed by the device before it answered [${code}]`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `the host name could not be resolved [${code}]`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `no route to the host [${code}]`;
-    case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return `the connection attempt timed out [${code}]`;
-    default: {
-      const detail = cause?.message ?? (err as Error).message ?? String(err);
-      return code ? `${detail} [${code}]` : detail;
-    }
-  }
-}
 
 /**
  * One JSON request against the device. Resolves only with a 2xx answer whose body is JSON;
@@ -150,33 +122,13 @@ export async function requestJson(ctx: VerifyContext, call: JsonCall): Promise<J
     body = JSON.stringify(call.body);
   }
 
-  const controller = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    controller.abort();
-  }, ctx.timeoutMs);
-
-  let status: number;
-  let contentType: string;
-  let text: string;
-  let location: string | null;
-  try {
-    // Redirects are not followed: a device that redirects is misconfigured or not the device
-    // we think it is, and following would send our headers to wherever it points.
-    const res = await fetch(url, { method, headers, body, signal: controller.signal, redirect: 'manual' });
-    status = res.status;
-    contentType = res.headers.get('content-type') ?? '';
-    location = res.headers.get('location');
-    text = await res.text();
-  } catch (err) {
-    if (timedOut) {
-      fail('unreachable', `${label} timed out after ${ctx.timeoutMs} ms without an answer from the device`, credentials);
-    }
-    fail('unreachable', `${label} failed: ${describeNetworkError(err)}`, credentials);
-  } finally {
-    clearTimeout(timer);
-  }
+  // Redirects are not followed: a device that redirects is misconfigured or not the device
+  // we think it is, and following would send our headers to wherever it points.
+  const sent = await sendOnce(url, { method, headers, body }, ctx.timeoutMs, 'the device');
+  if (!sent.ok) fail('unreachable', `${label} ${sent.message}`, credentials);
+  const { status, text } = sent;
+  const contentType = sent.headers.get('content-type') ?? '';
+  const location = sent.headers.get('location');
 
   if (status === 401 || status === 403) {
     const says = deviceSays(text, credentials);

@@ -21,7 +21,7 @@
  *   expected shape, a node without the action): client and pod manager disagree.
  * Messages name the method, URL and status, never the credentials.
  */
-import { STATUS_CODES } from 'node:http';
+import { sendOnce, statusText } from './http-transport';
 import { z } from 'zod';
 
 export type PodmClientErrorKind = 'unreachable' | 'rejected' | 'conflict' | 'not_found' | 'partial' | 'protocol';
@@ -216,35 +216,7 @@ const NODE_READ_CONCURRENCY = 8;
 
 const EXCERPT_MAX = 160;
 
-function statusText(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? ''}`.trim();
-}
 
-function networkFailure(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const code = cause?.code ?? (err as { code?: string }).code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (nothing is listening there) [ECONNREFUSED]';
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'UND_ERR_SOCKET':
-      return `the connection was closed by the pod manager before it answered [${code}]`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `the host name could not be resolved [${code}]`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `no route to the host [${code}]`;
-    case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return `the connection attempt timed out [${code}]`;
-    default: {
-      const detail = cause?.message ?? (err as Error).message ?? String(err);
-      return code ? `${detail} [${code}]` : detail;
-    }
-  }
-}
 
 /** The MessageId and message of a Redfish error body (`error.@Message.ExtendedInfo[0]`, else `error`). */
 function redfishErrorOf(body: unknown): { code?: string; message?: string } {
@@ -368,25 +340,10 @@ export function createPodmClient(opts: PodmClientOptions): PodmClient {
       payload = JSON.stringify(init.body);
     }
 
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    let status: number;
-    let text: string;
-    try {
-      // Redirects are not followed: they would carry the credentials wherever they point.
-      const res = await fetch(url, { method, headers, body: payload, signal: controller.signal, redirect: 'manual' });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      if (timedOut) return fail('unreachable', `${label} timed out after ${timeoutMs} ms without an answer from the pod manager`);
-      return fail('unreachable', `${label} failed: ${networkFailure(err)}`);
-    } finally {
-      clearTimeout(timer);
-    }
+    // Redirects are not followed: they would carry the credentials wherever they point.
+    const sent = await sendOnce(url, { method, headers, body: payload }, timeoutMs, 'the pod manager');
+    if (!sent.ok) return fail('unreachable', `${label} ${sent.message}`);
+    const { status, text } = sent;
 
     let body: unknown;
     let json = true;

@@ -14,7 +14,7 @@
  *   shape): the client and the service disagree, retrying will not help.
  * Messages name the method, URL and status, never the token.
  */
-import { STATUS_CODES } from 'node:http';
+import { sendOnce, statusText } from './http-transport';
 import { z } from 'zod';
 
 export type ServiceClientErrorKind = 'unreachable' | 'budget' | 'rejected' | 'not_found' | 'protocol';
@@ -121,35 +121,7 @@ const EXCERPT_MAX = 160;
 const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
 const IDEMPOTENCY_KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
 
-function statusText(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? ''}`.trim();
-}
 
-function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const code = cause?.code ?? (err as { code?: string }).code;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused (nothing is listening there) [ECONNREFUSED]';
-    case 'ECONNRESET':
-    case 'EPIPE':
-    case 'UND_ERR_SOCKET':
-      return `the connection was closed by the service before it answered [${code}]`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `the host name could not be resolved [${code}]`;
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return `no route to the host [${code}]`;
-    case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return `the connection attempt timed out [${code}]`;
-    default: {
-      const detail = cause?.message ?? (err as Error).message ?? String(err);
-      return code ? `${detail} [${code}]` : detail;
-    }
-  }
-}
 
 /** The wait a 429 asks for: the body's `retry_after_ms` if present, else `Retry-After` (seconds or an HTTP date). */
 function retryAfter(body: unknown, header: string | null): number | undefined {
@@ -231,27 +203,11 @@ export function createServiceClient(opts: ServiceClientOptions): ServiceClient {
       payload = JSON.stringify(init.body);
     }
 
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    let status: number;
-    let text: string;
-    let retryAfterHeader: string | null;
-    try {
-      // Redirects are not followed: they would carry the token wherever they point.
-      const res = await fetch(url, { method, headers, body: payload, signal: controller.signal, redirect: 'manual' });
-      status = res.status;
-      retryAfterHeader = res.headers.get('retry-after');
-      text = await res.text();
-    } catch (err) {
-      if (timedOut) return fail('unreachable', `${label} timed out after ${timeoutMs} ms without an answer from the service`);
-      return fail('unreachable', `${label} failed: ${describeNetworkError(err)}`);
-    } finally {
-      clearTimeout(timer);
-    }
+    // Redirects are not followed: they would carry the token wherever they point.
+    const sent = await sendOnce(url, { method, headers, body: payload }, timeoutMs, 'the service');
+    if (!sent.ok) return fail('unreachable', `${label} ${sent.message}`);
+    const { status, text } = sent;
+    const retryAfterHeader = sent.headers.get('retry-after');
 
     let body: unknown;
     let json = true;
