@@ -4,12 +4,10 @@
  */
 import { DEMO_DEVICES } from './demo';
 import { startDeviceSimulator, type DeviceSimulator } from './server';
+import { portFromEnv, runAsProcess } from '../shared/cli';
 
 export async function runDeviceSimulator(env: NodeJS.ProcessEnv = process.env): Promise<DeviceSimulator> {
-  const port = Number(env.DEVICE_SIM_PORT ?? 7101);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`DEVICE_SIM_PORT must be a port number, got "${env.DEVICE_SIM_PORT}"`);
-  }
+  const port = portFromEnv(env, 'DEVICE_SIM_PORT', 7101);
   const sim = await startDeviceSimulator({
     port,
     host: env.DEVICE_SIM_HOST ?? '127.0.0.1',
@@ -20,21 +18,4 @@ export async function runDeviceSimulator(env: NodeJS.ProcessEnv = process.env): 
   return sim;
 }
 
-if (require.main === module) {
-  runDeviceSimulator().then(
-    (sim) => {
-      const stop = () => {
-        sim.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    },
-    (err: unknown) => {
-      console.error(`device simulator failed to start: ${(err as Error).message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAsProcess('device simulator', () => runDeviceSimulator());

@@ -4,6 +4,7 @@
  */
 import type { SimPodmConfig } from './config';
 import { startPodmSimulator, type PodmSimulator } from './server';
+import { portFromEnv, runAsProcess } from '../shared/cli';
 
 /**
  * The pod manager the CLI seeds: 200 pooled resources of mixed types (seed 1, so the same ids
@@ -15,10 +16,7 @@ export const DEMO_PODMS: readonly SimPodmConfig[] = [
 ];
 
 export async function runPodmSimulator(env: NodeJS.ProcessEnv = process.env): Promise<PodmSimulator> {
-  const port = Number(env.PODM_SIM_PORT ?? 7103);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`PODM_SIM_PORT must be a port number, got "${env.PODM_SIM_PORT}"`);
-  }
+  const port = portFromEnv(env, 'PODM_SIM_PORT', 7103);
   const sim = await startPodmSimulator({
     port,
     host: env.PODM_SIM_HOST ?? '127.0.0.1',
@@ -36,21 +34,4 @@ export async function runPodmSimulator(env: NodeJS.ProcessEnv = process.env): Pr
   return sim;
 }
 
-if (require.main === module) {
-  runPodmSimulator().then(
-    (sim) => {
-      const stop = () => {
-        sim.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    },
-    (err: unknown) => {
-      console.error(`pod manager simulator failed to start: ${(err as Error).message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAsProcess('pod manager simulator', () => runPodmSimulator());

@@ -4,6 +4,7 @@
  */
 import type { SimServiceConfig } from './config';
 import { startServiceSimulator, type ServiceSimulator } from './server';
+import { portFromEnv, runAsProcess } from '../shared/cli';
 
 /**
  * Services the CLI seeds. Their device references are the ids of the device simulator's demo
@@ -30,10 +31,7 @@ export const DEMO_SERVICES: readonly SimServiceConfig[] = [
 ];
 
 export async function runServiceSimulator(env: NodeJS.ProcessEnv = process.env): Promise<ServiceSimulator> {
-  const port = Number(env.SERVICE_SIM_PORT ?? 7102);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`SERVICE_SIM_PORT must be a port number, got "${env.SERVICE_SIM_PORT}"`);
-  }
+  const port = portFromEnv(env, 'SERVICE_SIM_PORT', 7102);
   const sim = await startServiceSimulator({
     port,
     host: env.SERVICE_SIM_HOST ?? '127.0.0.1',
@@ -49,21 +47,4 @@ export async function runServiceSimulator(env: NodeJS.ProcessEnv = process.env):
   return sim;
 }
 
-if (require.main === module) {
-  runServiceSimulator().then(
-    (sim) => {
-      const stop = () => {
-        sim.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    },
-    (err: unknown) => {
-      console.error(`service simulator failed to start: ${(err as Error).message}`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runAsProcess('service simulator', () => runServiceSimulator());
