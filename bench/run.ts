@@ -2,6 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchDrain } from './drain';
+import { benchOnboarding } from './onboarding';
+import { benchApi } from './api';
 import { benchSync } from './sync';
 import { printTable, startBenchStack, type BenchRow } from './support';
 
@@ -14,6 +16,8 @@ async function main(): Promise<void> {
   const benches: Record<string, (s: Awaited<ReturnType<typeof startBenchStack>>) => Promise<BenchRow[]>> = {
     sync: benchSync,
     drain: benchDrain,
+    onboarding: benchOnboarding,
+    api: benchApi,
   };
   const stack = await startBenchStack();
   const rows: BenchRow[] = [];
