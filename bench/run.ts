@@ -4,6 +4,7 @@ import path from 'node:path';
 import { benchDrain } from './drain';
 import { benchOnboarding } from './onboarding';
 import { benchApi } from './api';
+import { benchMemory } from './memory';
 import { benchSync } from './sync';
 import { printTable, startBenchStack, type BenchRow } from './support';
 
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
     drain: benchDrain,
     onboarding: benchOnboarding,
     api: benchApi,
+    memory: benchMemory,
   };
   const stack = await startBenchStack();
   const rows: BenchRow[] = [];
