@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTokenList, TOKEN_NAME_PATTERN, TokenConfigError } from './auth/tokens';
 
 /**
  * Every setting the processes read from the environment, parsed in one place.
@@ -32,6 +33,30 @@ export const configSchema = z.object({
   ONBOARD_VERIFY_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(5),
   ONBOARD_VERIFY_BACKOFF_MS: z.coerce.number().int().min(1).default(1_000),
   ONBOARD_OPERATOR_WAIT_MS: z.coerce.number().int().min(1_000).default(7 * 24 * 3600_000),
+  /**
+   * API bearer tokens, `name:role:token,...` (role reader, operator or admin). Parsed into sha256
+   * digests at once: the configuration never holds a token itself. src/server.ts refuses to start
+   * unless this or API_TOKENS_FILE yields at least one token.
+   */
+  API_TOKENS: z
+    .string()
+    .transform((spec, ctx) => {
+      try {
+        return parseTokenList(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof TokenConfigError ? err.message : 'cannot be parsed' });
+        return z.NEVER;
+      }
+    })
+    .default([]),
+  /** JSON file of tokens: [{"name", "role", "token" | "sha256"}]; read once at start. */
+  API_TOKENS_FILE: z.string().default(''),
+  /** Names of tokens that no longer authenticate, comma-separated. */
+  API_TOKENS_REVOKED: z
+    .string()
+    .transform((s) => s.split(',').map((n) => n.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(TOKEN_NAME_PATTERN, 'must be token names separated by commas')))
+    .default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;

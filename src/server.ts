@@ -1,5 +1,6 @@
 import { createApp } from './api/app';
-import { loadConfigOrExit, onboardTimingsFrom } from './config';
+import { TokenConfigError, tokenStoreFromConfig, type TokenStore } from './auth/tokens';
+import { loadConfigOrExit, onboardTimingsFrom, type Config } from './config';
 import { createDb } from './db/client';
 import { syncDriverCatalog } from './db/driver-catalog';
 import { DRIVERS } from './drivers/registry';
@@ -7,8 +8,28 @@ import { createLogger } from './log';
 import { fileSecretStore } from './secrets';
 import { connectTemporalClient } from './temporal/client';
 
+/** The API never runs open: no token configured is a configuration error (exit 2, naming the variable). */
+function tokensOrExit(config: Config): TokenStore {
+  let store: TokenStore;
+  try {
+    store = tokenStoreFromConfig(config);
+  } catch (err) {
+    if (!(err instanceof TokenConfigError)) throw err;
+    console.error(`configuration error: ${err.variable}: ${err.message}`);
+    process.exit(2);
+  }
+  if (store.names.length === 0) {
+    console.error('configuration error: API_TOKENS: no API token configured (set API_TOKENS="name:role:token" or API_TOKENS_FILE; all revoked counts as none)');
+    process.exit(2);
+  }
+  return store;
+}
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  const auth = tokensOrExit(config);
+  // Only digests are kept from here on.
+  delete process.env.API_TOKENS;
   const log = createLogger('api', config.LOG_LEVEL);
   const db = createDb(config.DATABASE_URL);
   await syncDriverCatalog(db, DRIVERS);
@@ -22,10 +43,11 @@ async function main(): Promise<void> {
     serviceRequestTimeoutMs: config.SERVICE_REQUEST_TIMEOUT_MS,
     podmRequestTimeoutMs: config.PODM_REQUEST_TIMEOUT_MS,
     bodyLimit: config.API_BODY_LIMIT,
+    auth,
     log,
   });
   const server = app.listen(config.PORT, config.HOST, () => {
-    log({ msg: 'api listening', url: `http://${config.HOST}:${config.PORT}` });
+    log({ msg: 'api listening', url: `http://${config.HOST}:${config.PORT}`, tokens: auth.names });
   });
   const stop = () => {
     server.close(() => {

@@ -8,19 +8,34 @@ import { deviceConsumersRouter, servicesRouter } from './services/router';
 import { errorHandler, notFoundRoute } from './errors';
 import { operationsRouter } from './operations/router';
 import { nodesRouter, podManagersRouter, pooledRouter } from './pooled/router';
+import { authenticate } from '../auth/middleware';
+import { DOCS_CSP, DOCS_HTML } from './docs';
+import { buildOpenApi } from './openapi';
+import { requestLog } from './request-log';
+import { findRoute } from './routes';
 
-/** Builds the API; `listen` lives in src/server.ts so tests drive the app in-process. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the API; `listen` lives in src/server.ts so tests drive the app in-process.
+ * With `deps.auth` every route but the public ones needs a bearer token whose role the route
+ * table (src/api/routes.ts) allows; without it (in-process tests only: src/server.ts always
+ * passes it) every caller is `api:anonymous`.
+ */
 export function createApp(deps: ApiDeps): Express {
   const log = deps.log ?? (() => undefined);
   const app = express();
   app.disable('x-powered-by');
   app.use((req, res, next) => {
-    res.locals.requestId = req.header('x-request-id') ?? randomUUID();
+    const given = req.header('x-request-id');
+    res.locals.requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('x-request-id', res.locals.requestId);
-    // Until authentication lands (issue 5) every caller is the anonymous API user.
-    res.locals.actor = 'api:anonymous';
+    res.locals.actor = deps.auth ? undefined : 'api:anonymous';
     next();
   });
+  app.use(requestLog(log));
+  // Before the body is parsed: a refused request does nothing at all.
+  if (deps.auth) app.use(authenticate(deps.auth, (method, path) => findRoute(method, path)?.access));
   // Any JSON-ish body is parsed (so a wrong content type cannot slip past validation as {}).
   app.use(express.json({ limit: deps.bodyLimit ?? '64kb', type: () => true, strict: true }));
 
@@ -32,6 +47,15 @@ export function createApp(deps: ApiDeps): Express {
       .then(() => (checks.temporal = 'ok'), (e: Error) => (checks.temporal = e.message));
     const ok = Object.values(checks).every((v) => v === 'ok');
     res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'degraded', checks });
+  });
+
+  const openapi = buildOpenApi();
+  app.get('/v1/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
+  app.get('/v1/docs', (_req, res) => {
+    res.setHeader('content-security-policy', DOCS_CSP);
+    res.type('html').send(DOCS_HTML);
   });
 
   app.use('/v1/devices/:id/maintenance', maintenanceRouter(deps));

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { TokenStore } from '../auth/tokens';
 import type { Db } from '../db/client';
 import type { SecretStore } from '../secrets';
 import type { MaintenanceTimings } from '../workflows/maintenance-device';
@@ -21,5 +22,7 @@ export interface ApiDeps {
   secrets?: SecretStore;
   serviceRequestTimeoutMs?: number;
   bodyLimit?: string;
+  /** Bearer tokens. Absent: authentication off (in-process tests); src/server.ts always sets it. */
+  auth?: TokenStore;
   log?: (entry: Record<string, unknown>) => void;
 }

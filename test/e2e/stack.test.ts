@@ -13,11 +13,16 @@ import { freePort } from '../helpers/temporal-server';
 let services: ServiceProcess[] = [];
 let api: string;
 let sim: string;
+/** src/server.ts always requires a token: this one is an operator's. */
+const API_TOKEN = `e2e-${uniq('op')}-0123456789abcdef`;
 
-async function http(method: string, url: string, body?: unknown) {
+async function http(method: string, url: string, body?: unknown, token: string | null = API_TOKEN) {
   const res = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token && url.startsWith(api) ? { authorization: `Bearer ${token}` } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as any };
@@ -37,6 +42,7 @@ beforeAll(async () => {
     ONBOARD_VERIFY_BACKOFF_MS: '100',
     ONBOARD_VERIFY_TIMEOUT_MS: '5000',
     LOG_LEVEL: 'warn',
+    API_TOKENS: `e2e:operator:${API_TOKEN}`,
   };
   const simulator = startService('device-simulator', 'simulators/devices/main.ts', env);
   const worker = startService('worker', 'src/worker.ts', env);
@@ -69,8 +75,14 @@ async function untilOperation(workflowId: string, predicate: (op: any) => boolea
 }
 
 test('health says the API reaches PostgreSQL and Temporal', async () => {
-  const health = await http('GET', `${api}/health`);
+  const health = await http('GET', `${api}/health`, undefined, null);
   expect(health).toEqual({ status: 200, body: { status: 'ok', checks: { database: 'ok', temporal: 'ok' } } });
+});
+
+test('the API refuses a request without a token, and a registration the operator role may not make', async () => {
+  expect((await http('GET', `${api}/v1/devices`, undefined, null)).status).toBe(401);
+  const denied = await http('POST', `${api}/v1/services`, { name: uniq('e2e-svc'), kind: 'COMPUTE', host: 'h', endpoint: 'http://127.0.0.1:1' });
+  expect(denied).toMatchObject({ status: 403, body: { error: { code: 'forbidden' } } });
 });
 
 test('a device that verifies is ACTIVE', async () => {
@@ -84,6 +96,8 @@ test('a device that verifies is ACTIVE', async () => {
   const device = await http('GET', `${api}/v1/devices/${name}`);
   expect(device.body).toMatchObject({ state: 'ACTIVE', driver: 'redfish', currentOperation: null });
   expect(device.body.capacity.memoryGiB).toBeGreaterThan(0);
+  const events = await http('GET', `${api}/v1/devices/${name}/events`);
+  expect(events.body.items.map((e: { actor: string }) => e.actor)).toEqual(['user:e2e', 'user:e2e', 'user:e2e']);
 });
 
 test('rejected credentials leave VERIFY_FAILED; a retry with the right reference makes it ACTIVE', async () => {

@@ -99,6 +99,10 @@ export async function maintenanceStatus(deps: ApiDeps, device: Device) {
   } catch (err) {
     progressError = `progress unavailable: ${(err as Error).message}`;
   }
+  // The row as of after the query: the run moves its phase on only once the state is written, so
+  // a row read before the query could show an older state than the phase (DRAINING beside
+  // in_maintenance).
+  const current = (await deps.db.device.findUnique({ where: { id: device.id } })) ?? device;
   // Per-workload progress comes from the table the drain keeps up to date, so it is live even
   // while the drain activity runs.
   const counts = await deps.db.workload.groupBy({ by: ['drainStatus'], where: { drainOp: workflowId }, _count: true });
@@ -114,10 +118,10 @@ export async function maintenanceStatus(deps: ApiDeps, device: Device) {
     workflowId,
     runId: description.runId,
     status: description.status.name,
-    device: { id: device.id, name: device.name, state: device.state, maintenanceReason: device.maintenanceReason, lastError: device.lastError },
+    device: { id: current.id, name: current.name, state: current.state, maintenanceReason: current.maintenanceReason, lastError: current.lastError },
     phase: progress?.phase ?? null,
     step: progress?.step ?? null,
-    reason: progress?.reason ?? device.maintenanceReason,
+    reason: progress?.reason ?? current.maintenanceReason,
     drain: {
       attempt: progress?.drainAttempt ?? null,
       deadline: progress?.drainDeadline ?? null,

@@ -1,6 +1,5 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Router } from 'express';
-import { z } from 'zod';
 import { conflict, DomainError, invalid } from '../../domain/errors';
 import { operationTypeOf } from '../../domain/operations';
 import {
@@ -31,10 +30,11 @@ import type { ApiDeps } from '../deps';
 import { retryBody } from '../devices/schema';
 import { checkDriver, findDevice } from '../devices/service';
 import { parse } from '../validate';
+import { listOperations } from './list';
+import { abandonBody, listOperationsQuery, noBody, operationParams } from './schema';
 import { describeOperation, temporalUnavailable } from './temporal';
 
-const params = z.object({ workflowId: z.string().min(1).max(255) });
-const abandonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
+const params = operationParams;
 
 /** Live progress from the run itself (each workflow type has its query); bounded so a missing worker cannot hang the request. */
 async function readProgress(
@@ -53,6 +53,10 @@ async function readProgress(
 
 export function operationsRouter(deps: ApiDeps): Router {
   const router = Router();
+
+  router.get('/', async (req, res) => {
+    res.json(await listOperations(deps, parse(listOperationsQuery, req, 'query')));
+  });
 
   router.get('/:workflowId', async (req, res) => {
     const { workflowId } = parse(params, req, 'params');
@@ -116,7 +120,7 @@ export function operationsRouter(deps: ApiDeps): Router {
     const handle = deps.temporal.workflow.getHandle(workflowId);
     if (operationTypeOf(workflowId) === 'maintenance') {
       // Retrying a maintenance means retrying its drain (after it missed its deadline).
-      parse(z.object({}).strict(), req, 'body');
+      parse(noBody, req, 'body');
       const accepted = await decide(workflowId, () => handle.executeUpdate(retryDrainUpdate, { args: [{ requestedBy: res.locals.actor }] }));
       res.status(202).json({ workflowId, accepted: true, attempt: accepted.drainAttempt, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
       return;
@@ -153,7 +157,7 @@ export function operationsRouter(deps: ApiDeps): Router {
 
   router.post('/:workflowId/cancel', async (req, res) => {
     const { workflowId } = parse(params, req, 'params');
-    parse(z.object({}).strict(), req, 'body');
+    parse(noBody, req, 'body');
     const description = await describeOperation(deps.temporal, workflowId);
     if (description.status.name !== 'RUNNING') {
       throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}`);
