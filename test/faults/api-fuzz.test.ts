@@ -117,7 +117,7 @@ function enc(s: string): string {
   }
 }
 
-function randomId(r: Rng, realIds: string[], noNul = false): string {
+function randomId(r: Rng, realIds: string[]): string {
   const raw = r.pick([
     () => r.pick(realIds),
     () => '00000000-0000-0000-0000-000000000000',
@@ -129,7 +129,7 @@ function randomId(r: Rng, realIds: string[], noNul = false): string {
     () => 'onboard-' + randomString(r).slice(0, 40),
     () => 'maintenance-' + r.pick(realIds) + '-' + r.int(9),
   ])();
-  return enc((noNul ? raw.replace(/\u0000/g, '') : raw) || 'x');
+  return enc(raw || 'x');
 }
 
 function randomQuery(r: Rng): string {
@@ -164,8 +164,7 @@ function generate(r: Rng, ctx: { deviceName: string; deviceId: string; sim: stri
     ['POST', () => `/v1/devices/${devId()}/maintenance/cancel`, 'empty'],
     ['POST', () => '/v1/services', 'service'],
     ['POST', () => '/v1/podmanagers', 'podm'],
-    // NUL left out here: a known 500, pinned by its own test below.
-    ['POST', () => `/v1/podmanagers/${randomId(r, ['fuzz-podm', 'none'], true)}/refresh`, 'refresh'],
+    ['POST', () => `/v1/podmanagers/${randomId(r, ['fuzz-podm', 'none'])}/refresh`, 'refresh'],
     ['POST', () => `/v1/nodes/${randomId(r, ['1', 'node-1'])}/action`, 'action'],
     ['POST', () => `/v1/operations/${randomId(r, [`onboard-${ctx.deviceName}`])}/retry`, 'retry'],
     ['POST', () => `/v1/operations/${randomId(r, [`onboard-${ctx.deviceName}`])}/abandon`, 'abandon'],
@@ -291,15 +290,15 @@ test(`${REQUESTS} malformed requests across every mutating route (seed ${SEED}):
 }, 120_000);
 
 /**
- * KNOWN BUG (src/api/pooled/router.ts:55, findPodm): a pod manager id or name with a NUL byte goes
- * straight into a PostgreSQL text comparison, which fails (22021 invalid byte sequence for
- * encoding "UTF8": 0x00) and answers 500 internal_error instead of 404. Found by the fuzz above
- * (seed 20251121). `test.failing` keeps the suite green while the bug is there; drop `.failing`
- * (and the `noNul` exclusion in the generator) once it answers 4xx.
+ * Found by the fuzz above (seed 20251121): a pod manager id with a NUL byte reached a PostgreSQL
+ * text comparison (22021 invalid byte sequence) and answered 500. Ids now refuse control
+ * characters at validation.
  */
-test.failing('a NUL byte in a pod manager id is a 4xx, not a 500', async () => {
+test('a NUL byte in a pod manager id is a 4xx, not a 500', async () => {
   for (const path of ['/v1/podmanagers/%00/refresh', '/v1/podmanagers/a%00b']) {
     const res = await fetch(base + path, { method: path.endsWith('refresh') ? 'POST' : 'GET', headers: { 'content-type': 'application/json' }, body: path.endsWith('refresh') ? '{}' : undefined });
-    expect({ path, status: res.status }).toEqual({ path, status: 404 });
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect({ path, status: res.status, code: body.error.code }).toEqual({ path, status: 400, code: 'validation_failed' });
+    expect(body.error.message).toMatch(/id: must not contain control characters/);
   }
 });

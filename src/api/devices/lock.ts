@@ -2,7 +2,7 @@ import type { DeviceState } from '../../domain/device-state';
 import { conflict, notFound } from '../../domain/errors';
 import type { Device } from '../../generated/prisma/client';
 import type { ApiDeps } from '../deps';
-import { isOperationRunning, operationInProgress } from '../operations/temporal';
+import { lockIsStale, operationInProgress } from '../operations/temporal';
 
 /**
  * Why a device could not be locked for an operation: busy with a running one (409 naming it),
@@ -18,7 +18,7 @@ export async function explainLockFailure(
   const current = await deps.db.device.findUnique({ where: { id: deviceId } });
   if (!current) throw notFound('device', deviceId);
   if (current.lockedBy) {
-    if (await isOperationRunning(deps.temporal, current.lockedBy)) throw operationInProgress(current.name, current.lockedBy);
+    if (!(await lockIsStale(deps.temporal, current.lockedBy, current.lockedAt))) throw operationInProgress(current.name, current.lockedBy);
     await breakStaleLock(deps, current);
     return 'retry';
   }

@@ -7,7 +7,7 @@ import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../temporal/sea
 import type { OnboardInput, onboardDevice } from '../../workflows/onboard-device';
 import type { ApiDeps } from '../deps';
 import {
-  isOperationRunning,
+  lockIsStale,
   operationInProgress,
   temporalUnavailable,
   WorkflowExecutionAlreadyStartedError,
@@ -41,7 +41,7 @@ async function conflictsFor(deps: ApiDeps, body: CreateDeviceBody): Promise<Devi
   const existing = await deps.db.device.findMany({ where: { OR: [{ name: body.name }, { endpoint: body.endpoint }] } });
   for (const device of existing) {
     if (!device.lockedBy) continue;
-    if (await isOperationRunning(deps.temporal, device.lockedBy)) throw operationInProgress(device.name, device.lockedBy);
+    if (!(await lockIsStale(deps.temporal, device.lockedBy, device.lockedAt))) throw operationInProgress(device.name, device.lockedBy);
     await breakStaleLock(deps, device);
     device.lockedBy = null;
   }
@@ -102,9 +102,11 @@ export async function createDevice(
       device = await deps.db.device.create({ data: { name: body.name, ...fields } });
     }
   } catch (err) {
-    // Lost a race with a concurrent create of the same name or endpoint.
+    // Lost a race with a concurrent create of the same name or endpoint: name the winner's run.
     if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
-      throw conflict('device_exists', `a device with this name or endpoint was just created by another request`);
+      const winner = await deps.db.device.findFirst({ where: { OR: [{ name: body.name }, { endpoint: body.endpoint }] } });
+      if (winner?.lockedBy) throw operationInProgress(winner.name, winner.lockedBy);
+      throw conflict('device_exists', `a device with this name or endpoint was just created by another request`, winner ? { deviceId: winner.id } : undefined);
     }
     throw err;
   }

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { OPERATION_TYPES } from '../../domain/operations';
 
-export const operationParams = z.object({ workflowId: z.string().min(1).max(255) });
+export const operationParams = z.object({
+  workflowId: z.string().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters'),
+});
 export const abandonBody = z.object({ reason: z.string().trim().min(1).max(500).optional() }).strict();
 export const noBody = z.object({}).strict();
 

@@ -21,15 +21,26 @@ export async function describeOperation(temporal: Client, workflowId: string): P
 }
 
 /**
- * Is the operation that holds a device still running? A lock whose workflow is gone or closed
- * is stale (e.g. a run terminated by hand) and may be broken, as Ironic breaks dead reservations.
+ * How long a lock may name a run that Temporal does not know yet: the time between taking the
+ * lock and `workflow.start` returning. Within it the lock is live; after it, a lock whose run was
+ * never started (the API died in between) is stale.
  */
-export async function isOperationRunning(temporal: Client, workflowId: string): Promise<boolean> {
+export const LOCK_START_GRACE_MS = 60_000;
+
+/**
+ * May a lock be broken? Only when the run it names is closed (finished, terminated by hand), or
+ * was never started and the lock is older than the start-up grace. A lock whose run is being
+ * started right now must stand, or two operations could run at once (Ironic breaks only dead
+ * reservations, for the same reason).
+ */
+export async function lockIsStale(temporal: Client, workflowId: string, lockedSince: Date | null): Promise<boolean> {
   try {
     const description = await temporal.workflow.getHandle(workflowId).describe();
-    return description.status.name === 'RUNNING';
+    return description.status.name !== 'RUNNING';
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
+    if (err instanceof WorkflowNotFoundError) {
+      return lockedSince !== null && Date.now() - lockedSince.getTime() > LOCK_START_GRACE_MS;
+    }
     throw temporalUnavailable(err);
   }
 }

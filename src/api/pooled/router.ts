@@ -9,7 +9,7 @@ import { podmSyncProgressQuery, refreshUpdate } from '../../workflows/definition
 import type { podmSync, PodmSyncInput } from '../../workflows/podm-sync';
 import type { pooledAction, PooledActionInput } from '../../workflows/pooled-action';
 import type { ApiDeps } from '../deps';
-import { isOperationRunning, operationInProgress, temporalUnavailable, WorkflowExecutionAlreadyStartedError } from '../operations/temporal';
+import { lockIsStale, operationInProgress, temporalUnavailable, WorkflowExecutionAlreadyStartedError } from '../operations/temporal';
 import { parse } from '../validate';
 import { createPodmBody, idParam, listPooledQuery, nodeActionBody, refreshBody } from './schema';
 
@@ -249,7 +249,10 @@ export function nodesRouter(deps: ApiDeps): Router {
       const claimed = await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: null, deletedAt: null }, data: { lockedBy: workflowId } });
       if (claimed.count === 1) break;
       const current = await deps.db.pooledDevice.findUniqueOrThrow({ where: { id: device.id } });
-      if (current.lockedBy && (await isOperationRunning(deps.temporal, current.lockedBy))) throw operationInProgress(device.resourceId, current.lockedBy);
+      // (A pooled row has no lock timestamp; its updated_at moves when the lock is taken.)
+      if (current.lockedBy && !(await lockIsStale(deps.temporal, current.lockedBy, current.updatedAt))) {
+        throw operationInProgress(device.resourceId, current.lockedBy);
+      }
       if (tries > 1) throw conflict('device_busy', `device ${ref} kept changing; try again`);
       await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: current.lockedBy }, data: { lockedBy: null } });
     }

@@ -27,7 +27,8 @@ export const createPodmBody = z
 
 export const refreshBody = z.object({ force: z.boolean().optional() }).strict();
 
-export const idParam = z.object({ id: z.string().min(1).max(255) });
+/** Ids are looked up in PostgreSQL, which refuses a NUL byte: control characters are a 400, not a 500. */
+export const idParam = z.object({ id: z.string().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters') });
 
 const STATES = ['FREE', 'ALLOCATED', 'VANISHED'] as const;
 export const listPooledQuery = z

@@ -40,4 +40,6 @@ export const createServiceBody = z
   })
   .strict();
 
-export const serviceParams = z.object({ id: z.union([z.uuid(), z.string().min(1).max(100)]) });
+export const serviceParams = z.object({
+  id: z.union([z.uuid(), z.string().min(1).max(100).regex(/^[^\u0000-\u001f\u007f]+$/, 'must not contain control characters')]),
+});
