@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseTokenList, TOKEN_NAME_PATTERN, TokenConfigError } from './auth/tokens';
+import { parseCodecKeys, PayloadCodecError } from './temporal/codec';
 
 /**
  * Every setting the processes read from the environment, parsed in one place.
@@ -57,6 +58,24 @@ export const configSchema = z.object({
     .transform((s) => s.split(',').map((n) => n.trim()).filter(Boolean))
     .pipe(z.array(z.string().regex(TOKEN_NAME_PATTERN, 'must be token names separated by commas')))
     .default([]),
+  /**
+   * Sealed payloads (src/temporal/codec.ts): `id:base64key,id2:base64key`, 32-byte AES keys, the
+   * first sealing new payloads, all of them opening old ones. Empty (the default): no codec.
+   * Parsed into keys at once; the message of a bad value never echoes a key.
+   */
+  PAYLOAD_CODEC_KEYS: z
+    .string()
+    .transform((spec, ctx) => {
+      try {
+        return parseCodecKeys(spec);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof PayloadCodecError ? err.message : 'cannot be parsed' });
+        return z.NEVER;
+      }
+    })
+    .default([]),
+  /** Origin allowed (CORS) to call /v1/codec/* from a browser: the Temporal UI. */
+  CODEC_CORS_ORIGIN: z.string().min(1).default('http://localhost:8233'),
 });
 
 export type Config = z.infer<typeof configSchema>;

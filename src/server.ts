@@ -7,6 +7,7 @@ import { DRIVERS } from './drivers/registry';
 import { createLogger } from './log';
 import { fileSecretStore } from './secrets';
 import { connectTemporalClient } from './temporal/client';
+import { AesGcmCodec } from './temporal/codec';
 
 /** The API never runs open: no token configured is a configuration error (exit 2, naming the variable). */
 function tokensOrExit(config: Config): TokenStore {
@@ -44,10 +45,12 @@ async function main(): Promise<void> {
     podmRequestTimeoutMs: config.PODM_REQUEST_TIMEOUT_MS,
     bodyLimit: config.API_BODY_LIMIT,
     auth,
+    payloadCodec: config.PAYLOAD_CODEC_KEYS.length > 0 ? new AesGcmCodec(config.PAYLOAD_CODEC_KEYS) : undefined,
+    codecCorsOrigin: config.CODEC_CORS_ORIGIN,
     log,
   });
   const server = app.listen(config.PORT, config.HOST, () => {
-    log({ msg: 'api listening', url: `http://${config.HOST}:${config.PORT}`, tokens: auth.names });
+    log({ msg: 'api listening', url: `http://${config.HOST}:${config.PORT}`, tokens: auth.names, payloadCodecKeys: config.PAYLOAD_CODEC_KEYS.map((k) => k.id) });
   });
   const stop = () => {
     server.close(() => {

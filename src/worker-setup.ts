@@ -5,6 +5,7 @@ import { createDb, type Db } from './db/client';
 import { syncDriverCatalog } from './db/driver-catalog';
 import { DRIVERS } from './drivers/registry';
 import { fileSecretStore } from './secrets';
+import { codecDataConverter } from './temporal/codec';
 
 export interface WorkerHandle {
   worker: Worker;
@@ -27,6 +28,8 @@ export async function createWorker(
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
+    // Sealed payloads when PAYLOAD_CODEC_KEYS is set (the codec runs outside the workflow sandbox).
+    ...codecDataConverter(config.PAYLOAD_CODEC_KEYS),
     activities: createActivities({
       db,
       secrets: fileSecretStore(config.SECRETS_FILE),

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import { randomUUID } from 'node:crypto';
 import { DRIVERS } from '../drivers/registry';
 import type { ApiDeps } from './deps';
+import { codecCors, codecRouter } from './codec/router';
 import { devicesRouter } from './devices/router';
 import { maintenanceRouter } from './maintenance/router';
 import { deviceConsumersRouter, servicesRouter } from './services/router';
@@ -34,6 +35,8 @@ export function createApp(deps: ApiDeps): Express {
     next();
   });
   app.use(requestLog(log));
+  // CORS preflights for the codec endpoint carry no token: answered before authentication.
+  app.use(codecCors(deps.codecCorsOrigin ?? 'http://localhost:8233'));
   // Before the body is parsed: a refused request does nothing at all.
   if (deps.auth) app.use(authenticate(deps.auth, (method, path) => findRoute(method, path)?.access));
   // Any JSON-ish body is parsed (so a wrong content type cannot slip past validation as {}).
@@ -66,6 +69,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/pooled', pooledRouter(deps));
   app.use('/v1/nodes', nodesRouter(deps));
   app.use('/v1/operations', operationsRouter(deps));
+  app.use('/v1/codec', codecRouter(deps));
   app.get('/v1/drivers', (_req, res) => {
     res.json({
       items: DRIVERS.map((d) => ({

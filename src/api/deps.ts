@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { PayloadCodec } from '@temporalio/common';
 import type { TokenStore } from '../auth/tokens';
 import type { Db } from '../db/client';
 import type { SecretStore } from '../secrets';
@@ -24,5 +25,9 @@ export interface ApiDeps {
   bodyLimit?: string;
   /** Bearer tokens. Absent: authentication off (in-process tests); src/server.ts always sets it. */
   auth?: TokenStore;
+  /** Sealed payloads: the codec /v1/codec/{encode,decode} run; absent, they answer 404 codec_not_configured. */
+  payloadCodec?: PayloadCodec;
+  /** Origin allowed to call /v1/codec/* from a browser (the Temporal UI); default http://localhost:8233. */
+  codecCorsOrigin?: string;
   log?: (entry: Record<string, unknown>) => void;
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Access } from '../auth/roles';
 import { createDeviceBody, deviceParams, listDevicesQuery, retryBody } from './devices/schema';
 import { emptyBody, retryDrainBody, startMaintenanceBody } from './maintenance/schema';
+import { codecBody } from './codec/schema';
 import { abandonBody, listOperationsQuery, noBody, operationParams } from './operations/schema';
 import { createPodmBody, idParam, listPooledQuery, nodeActionBody, refreshBody } from './pooled/schema';
 import { createServiceBody, serviceParams } from './services/schema';
@@ -81,6 +82,10 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'get', path: '/v1/pooled/:id', access: 'reader', tag: 'pooled', summary: 'One pooled device', params: idParam, success: ok('the pooled device') },
   { method: 'get', path: '/v1/nodes', access: 'reader', tag: 'pooled', summary: 'Composed nodes', success: ok('{items}') },
   { method: 'post', path: '/v1/nodes/:id/action', access: 'operator', tag: 'pooled', summary: 'Attach or detach a pooled device (Valence-compatible)', params: idParam, body: nodeActionBody, success: accepted('{operation, device_id, node_id}') },
+
+  // Codec endpoint for the Temporal UI / CLI (sealed payloads). Decoding reveals data: operator.
+  { method: 'post', path: '/v1/codec/encode', access: 'operator', tag: 'codec', summary: 'Seal payloads with the current key (Temporal codec server protocol)', body: codecBody, success: ok('{payloads}; 404 codec_not_configured without PAYLOAD_CODEC_KEYS') },
+  { method: 'post', path: '/v1/codec/decode', access: 'operator', tag: 'codec', summary: 'Open sealed payloads (Temporal codec server protocol)', body: codecBody, success: ok('{payloads}; 404 codec_not_configured without PAYLOAD_CODEC_KEYS') },
 ];
 
 interface Compiled {
