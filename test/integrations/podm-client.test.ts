@@ -386,8 +386,7 @@ describe('listing completeness', () => {
     expect(resources.filter((r) => r.nodeId !== null).length).toBe(sim.getPodm('pc-big')!.resources.attached);
     const byType = sim.getPodm('pc-big')!.resources.byType;
     expect(resources.filter((r) => r.type === 'gpu').length).toBe(byType.gpu);
-    // A generous bound for a loaded 2-core machine; the figure is printed above.
-    expect(ms).toBeLessThan(3000);
+    // Printed for information only: speed is measured by npm run bench (sync), not asserted in tests.
   });
 });
 

@@ -593,9 +593,7 @@ test('10,000 resources are generated and served fast, page by page', async () =>
   const attached = members.filter((m) => m.Links.ComposedNodes.length === 1).length;
   expect(attached).toBeGreaterThan(1500);
   expect(attached).toBeLessThan(2500);
-  // Generous bounds for a loaded 2-core machine; typical figures are printed above.
-  expect(generated).toBeLessThan(1000);
-  expect(served).toBeLessThan(3000);
+  // Timings are printed above for information; speed is measured by npm run bench, not asserted here.
 });
 
 test('close() returns with requests delayed or hanging and action effects pending', async () => {
@@ -607,7 +605,8 @@ test('close() returns with requests delayed or hanging and action effects pendin
   await until(() => other.stats('slow').requests === 1 && other.stats('stuck').requests === 1);
   const started = Date.now();
   await other.close();
-  expect(Date.now() - started).toBeLessThan(2000);
+  // Functional, not a speed check: close() must not wait out the 10 s latency or the hang.
+  expect(Date.now() - started).toBeLessThan(5000);
   await expect(delayed).rejects.toThrow();
   await expect(hanging).rejects.toThrow();
 });
