@@ -244,6 +244,7 @@ export function createMaintenanceActivities({ db, secrets, serviceRequestTimeout
             } else {
               current = await client.getWorkload(row.externalId);
             }
+            backoff = 100; // the service answered: back off again only on consecutive failures
             if (!current || current.device !== consumer.deviceRef || current.state === 'stopped') {
               landed.push(row.id);
               migrated += 1;

@@ -246,3 +246,27 @@ test('maintenance status shows drained/total while the drain runs', async () => 
   await untilMaintenance(app, device.name, (m) => m.status === 'COMPLETED');
   expect((await maintenance(app, device.name)).device.state).toBe('ACTIVE');
 });
+
+test('a flaky service (30% 503s) is retried: the drain completes, each workload migrated once', async () => {
+  const { device, serviceId } = await setup(40);
+  await request(app).post(`/v1/devices/${device.name}/maintenance`).send({ reason: 'flaky service', concurrency: 5 }).expect(202);
+  services.updateService(serviceId, { failRate: 0.3 });
+  const held = await untilMaintenance(app, device.name, (m) => m.phase === 'in_maintenance' || m.phase === 'rolled_back', 45_000);
+  services.updateService(serviceId, { failRate: 0 });
+  expect(held.phase).toBe('in_maintenance');
+  expect(held.drain).toMatchObject({ total: 40, migrated: 40 });
+  expectEachMigratedOnce(serviceId, 40);
+  await request(app).post(`/v1/devices/${device.name}/maintenance/resume`).send({}).expect(202);
+  await untilMaintenance(app, device.name, (m) => m.status === 'COMPLETED');
+});
+
+test('a service answering malformed JSON: the maintenance aborts with the reason and the device stays ACTIVE', async () => {
+  const { device, serviceId, deviceRef } = await setup(3, { malformed: true });
+  await request(app).post(`/v1/devices/${device.name}/maintenance`).send({ reason: 'broken service' }).expect(202);
+  const done = await untilMaintenance(app, device.name, (m) => m.status !== 'RUNNING');
+  expect(done).toMatchObject({ status: 'COMPLETED', phase: 'rolled_back', device: { state: 'ACTIVE', maintenanceReason: null } });
+  expect(done.device.lastError).toMatch(/not (valid )?JSON/i);
+  services.updateService(serviceId, { malformed: false });
+  expect(services.deviceStatus(serviceId, deviceRef).status).toBe('enabled');
+  expect((await stack.db.device.findUniqueOrThrow({ where: { id: device.id } })).lockedBy).toBeNull();
+});
