@@ -28,3 +28,20 @@ export function duration(minMs: number, maxMs: number) {
       return Math.round(ms);
     });
 }
+
+/**
+ * The base URL of a service or pod manager: http(s), no credentials in it (they belong in a
+ * credentials reference), one spelling (no trailing slash) so uniqueness means something.
+ */
+export const httpUrl = z
+  .string()
+  .max(2048)
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without embedded credentials (use credentialsRef)')
+  .transform((v) => v.replace(/\/+$/, ''));

@@ -1,19 +1,6 @@
 import { z } from 'zod';
-import { duration } from '../common-schema';
+import { duration, httpUrl } from '../common-schema';
 import { credentialsRef } from '../devices/schema';
-
-const httpUrl = z
-  .string()
-  .max(2048)
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL without embedded credentials (use credentialsRef)')
-  .transform((v) => v.replace(/\/+$/, ''));
 
 export const createPodmBody = z
   .object({

@@ -1,21 +1,9 @@
 import { z } from 'zod';
+import { httpUrl } from '../common-schema';
 import { DEVICE_NAME_PATTERN } from '../../domain/operations';
 import { credentialsRef, driverName } from '../devices/schema';
 
 export const SERVICE_KINDS = ['COMPUTE', 'VOLUME', 'NETWORK'] as const;
-
-const httpUrl = z
-  .string()
-  .max(2048)
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password;
-    } catch {
-      return false;
-    }
-  }, 'must be an http(s) URL without embedded credentials')
-  .transform((v) => v.replace(/\/+$/, ''));
 
 export const createServiceBody = z
   .object({
