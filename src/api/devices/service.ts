@@ -3,15 +3,9 @@ import { conflict, invalid, notFound } from '../../domain/errors';
 import { workflowIds } from '../../domain/operations';
 import { selectDriver } from '../../drivers/registry';
 import { Prisma, type Device } from '../../generated/prisma/client';
-import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../temporal/search-attributes';
-import type { OnboardInput, onboardDevice } from '../../workflows/onboard-device';
+import type { OnboardInput } from '../../workflows/onboard-device';
 import type { ApiDeps } from '../deps';
-import {
-  lockIsStale,
-  operationInProgress,
-  temporalUnavailable,
-  WorkflowExecutionAlreadyStartedError,
-} from '../operations/temporal';
+import { lockIsStale, operationInProgress, startOperation } from '../operations/temporal';
 import { breakStaleLock } from './lock';
 import type { CreateDeviceBody } from './schema';
 
@@ -118,27 +112,15 @@ export async function createDevice(
     requestedBy: actor,
     timings: deps.onboardTimings,
   };
-  let runId: string;
-  try {
-    const handle = await deps.temporal.workflow.start<typeof onboardDevice>('onboardDevice', {
-      taskQueue: deps.taskQueue,
-      workflowId,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes: [
-        { key: DeviceIdKey, value: device.id },
-        { key: DeviceNameKey, value: device.name },
-        { key: OperationTypeKey, value: 'onboard' },
-      ],
-      staticSummary: `Onboard ${device.name} (${device.type}, ${device.vendor}${device.model ? ` ${device.model}` : ''})`,
-    });
-    runId = handle.firstExecutionRunId;
-  } catch (err) {
-    await undoEnrollment(deps, device, reusable);
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw operationInProgress(device.name, workflowId);
-    throw temporalUnavailable(err);
-  }
+  const runId = await startOperation(deps, {
+    workflowType: 'onboardDevice',
+    workflowId,
+    input,
+    target: { id: device.id, name: device.name },
+    operation: 'onboard',
+    summary: `Onboard ${device.name} (${device.type}, ${device.vendor}${device.model ? ` ${device.model}` : ''})`,
+    undo: () => undoEnrollment(deps, device, reusable),
+  });
 
   await deps.db.operationEvent.create({
     data: {

@@ -2,17 +2,16 @@ import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { conflict, DomainError, notFound } from '../../domain/errors';
 import { workflowIds } from '../../domain/operations';
 import type { Device } from '../../generated/prisma/client';
-import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../temporal/search-attributes';
 import {
   maintenanceProgressQuery,
   resumeUpdate,
   retryDrainUpdate,
   type MaintenanceProgress,
 } from '../../workflows/definitions';
-import type { MaintenanceInput, MaintenanceTimings, maintenanceDevice } from '../../workflows/maintenance-device';
+import type { MaintenanceInput, MaintenanceTimings } from '../../workflows/maintenance-device';
 import type { ApiDeps } from '../deps';
 import { explainLockFailure, releaseLock } from '../devices/lock';
-import { describeOperation, operationInProgress, temporalUnavailable, WorkflowExecutionAlreadyStartedError } from '../operations/temporal';
+import { describeOperation, startOperation, temporalUnavailable } from '../operations/temporal';
 import type { StartMaintenanceBody } from './schema';
 
 /**
@@ -44,26 +43,15 @@ export async function startMaintenance(deps: ApiDeps, device: Device, body: Star
     ...(body.maxHold !== undefined ? { maxHoldMs: body.maxHold } : {}),
   };
   const input: MaintenanceInput = { deviceId: device.id, deviceName: device.name, reason: body.reason, requestedBy: actor, timings };
-  let runId: string;
-  try {
-    const handle = await deps.temporal.workflow.start<typeof maintenanceDevice>('maintenanceDevice', {
-      taskQueue: deps.taskQueue,
-      workflowId,
-      args: [input],
-      workflowIdConflictPolicy: 'FAIL',
-      typedSearchAttributes: [
-        { key: DeviceIdKey, value: device.id },
-        { key: DeviceNameKey, value: device.name },
-        { key: OperationTypeKey, value: 'maintenance' },
-      ],
-      staticSummary: `Maintenance of ${device.name}: ${body.reason}`,
-    });
-    runId = handle.firstExecutionRunId;
-  } catch (err) {
-    await releaseLock(deps, device.id, workflowId);
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw operationInProgress(device.name, workflowId);
-    throw temporalUnavailable(err);
-  }
+  const runId = await startOperation(deps, {
+    workflowType: 'maintenanceDevice',
+    workflowId,
+    input,
+    target: { id: device.id, name: device.name },
+    operation: 'maintenance',
+    summary: `Maintenance of ${device.name}: ${body.reason}`,
+    undo: () => releaseLock(deps, device.id, workflowId),
+  });
   await deps.db.operationEvent.create({
     data: {
       deviceId: device.id,

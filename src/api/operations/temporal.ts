@@ -5,6 +5,7 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { conflict, DomainError, notFound } from '../../domain/errors';
+import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../temporal/search-attributes';
 
 export function temporalUnavailable(err: unknown): DomainError {
   return new DomainError(503, 'temporal_unavailable', `Temporal did not answer: ${(err as Error).message}`);
@@ -52,4 +53,44 @@ export function operationInProgress(deviceName: string, workflowId: string): Dom
   });
 }
 
-export { WorkflowExecutionAlreadyStartedError };
+
+export interface OperationStart {
+  workflowType: string;
+  workflowId: string;
+  input: unknown;
+  /** What the run acts on and which operation it is: the search attributes operators filter by. */
+  target: { id: string; name: string };
+  operation: string;
+  /** A line a person reads in the Temporal UI. */
+  summary: string;
+  /** Puts back what the caller did before starting (a lock, a row) when Temporal refuses the start. */
+  undo: () => Promise<void>;
+}
+
+/**
+ * Starts an operation's run the one way every operation is started: a second run with the same
+ * id is refused (409 naming it), a closed one may be followed by a new one, and the run carries
+ * DeviceId/DeviceName/OperationType. If Temporal refuses, `undo` runs first. Returns the run id.
+ */
+export async function startOperation(deps: { temporal: Client; taskQueue: string }, start: OperationStart): Promise<string> {
+  try {
+    const handle = await deps.temporal.workflow.start(start.workflowType, {
+      taskQueue: deps.taskQueue,
+      workflowId: start.workflowId,
+      args: [start.input],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      typedSearchAttributes: [
+        { key: DeviceIdKey, value: start.target.id },
+        { key: DeviceNameKey, value: start.target.name },
+        { key: OperationTypeKey, value: start.operation },
+      ],
+      staticSummary: start.summary,
+    });
+    return handle.firstExecutionRunId;
+  } catch (err) {
+    await start.undo();
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw operationInProgress(start.target.name, start.workflowId);
+    throw temporalUnavailable(err);
+  }
+}

@@ -4,12 +4,11 @@ import { conflict, DomainError, invalid, notFound } from '../../domain/errors';
 import { workflowIds } from '../../domain/operations';
 import { Prisma, type ComposedNode, type PodManager, type PooledDevice } from '../../generated/prisma/client';
 import { createPodmClient, PodmClientError } from '../../integrations/podm-client';
-import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../temporal/search-attributes';
 import { podmSyncProgressQuery, refreshUpdate } from '../../workflows/definitions';
-import type { podmSync, PodmSyncInput } from '../../workflows/podm-sync';
-import type { pooledAction, PooledActionInput } from '../../workflows/pooled-action';
+import type { PodmSyncInput } from '../../workflows/podm-sync';
+import type { PooledActionInput } from '../../workflows/pooled-action';
 import type { ApiDeps } from '../deps';
-import { lockIsStale, operationInProgress, temporalUnavailable, WorkflowExecutionAlreadyStartedError } from '../operations/temporal';
+import { lockIsStale, operationInProgress, startOperation, temporalUnavailable } from '../operations/temporal';
 import { parse } from '../validate';
 import { createPodmBody, idParam, listPooledQuery, nodeActionBody, refreshBody } from './schema';
 
@@ -57,23 +56,19 @@ async function findPodm(deps: ApiDeps, id: string): Promise<PodManager> {
   return podm;
 }
 
-async function startSync(deps: ApiDeps, podm: PodManager): Promise<{ workflowId: string; runId: string }> {
+async function startSync(deps: ApiDeps, podm: PodManager, undo: () => Promise<void>): Promise<{ workflowId: string; runId: string }> {
   const workflowId = workflowIds.podmSync(podm.name);
   const input: PodmSyncInput = { podmId: podm.id, podmName: podm.name, timings: { ...deps.podmSyncTimings, intervalMs: podm.syncIntervalMs } };
-  const handle = await deps.temporal.workflow.start<typeof podmSync>('podmSync', {
-    taskQueue: deps.taskQueue,
+  const runId = await startOperation(deps, {
+    workflowType: 'podmSync',
     workflowId,
-    args: [input],
-    workflowIdConflictPolicy: 'FAIL',
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    typedSearchAttributes: [
-      { key: DeviceIdKey, value: podm.id },
-      { key: DeviceNameKey, value: podm.name },
-      { key: OperationTypeKey, value: 'podm-sync' },
-    ],
-    staticSummary: `Sync pooled devices of pod manager ${podm.name} every ${Math.round(podm.syncIntervalMs / 1000)} s`,
+    input,
+    target: { id: podm.id, name: podm.name },
+    operation: 'podm-sync',
+    summary: `Sync pooled devices of pod manager ${podm.name} every ${Math.round(podm.syncIntervalMs / 1000)} s`,
+    undo,
   });
-  return { workflowId, runId: handle.firstExecutionRunId };
+  return { workflowId, runId };
 }
 
 export function podManagersRouter(deps: ApiDeps): Router {
@@ -109,15 +104,10 @@ export function podManagersRouter(deps: ApiDeps): Router {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') throw conflict('podmanager_exists', 'a pod manager with this name or URL was just registered');
       throw err;
     }
-    let operation;
-    try {
-      operation = await startSync(deps, podm);
-    } catch (err) {
+    const operation = await startSync(deps, podm, async () => {
       if (revivable) await deps.db.podManager.update({ where: { id: podm.id }, data: { deletedAt: new Date() } });
       else await deps.db.podManager.delete({ where: { id: podm.id } });
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw operationInProgress(podm.name, workflowIds.podmSync(podm.name));
-      throw temporalUnavailable(err);
-    }
+    });
     res.status(201).location(`/v1/podmanagers/${podm.id}`).json({ podmanager: presentPodm(podm), operation });
   });
 
@@ -257,27 +247,17 @@ export function nodesRouter(deps: ApiDeps): Router {
       await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: current.lockedBy }, data: { lockedBy: null } });
     }
     const input: PooledActionInput = { pooledId: device.id, podmId: device.podmId, nodeId: node.nodeId, action, requestedBy: res.locals.actor, timings: deps.pooledActionTimings };
-    let runId: string;
-    try {
-      const handle = await deps.temporal.workflow.start<typeof pooledAction>('pooledAction', {
-        taskQueue: deps.taskQueue,
-        workflowId,
-        args: [input],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        typedSearchAttributes: [
-          { key: DeviceIdKey, value: device.id },
-          { key: DeviceNameKey, value: device.resourceId },
-          { key: OperationTypeKey, value: action },
-        ],
-        staticSummary: `${action === 'attach' ? 'Attach' : 'Detach'} ${device.type} ${device.resourceId} ${action === 'attach' ? 'to' : 'from'} node ${node.nodeId}`,
-      });
-      runId = handle.firstExecutionRunId;
-    } catch (err) {
-      await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: workflowId }, data: { lockedBy: null } });
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw operationInProgress(device.resourceId, workflowId);
-      throw temporalUnavailable(err);
-    }
+    const runId = await startOperation(deps, {
+      workflowType: 'pooledAction',
+      workflowId,
+      input,
+      target: { id: device.id, name: device.resourceId },
+      operation: action,
+      summary: `${action === 'attach' ? 'Attach' : 'Detach'} ${device.type} ${device.resourceId} ${action === 'attach' ? 'to' : 'from'} node ${node.nodeId}`,
+      undo: async () => {
+        await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: workflowId }, data: { lockedBy: null } });
+      },
+    });
     res.status(202).json({ operation: { workflowId, runId, type: action, href: `/v1/operations/${workflowId}` }, device_id: device.id, node_id: node.nodeId });
   });
   return router;
