@@ -1,11 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { startServiceSimulator, type ServiceSimulator } from '../../simulators/services/server';
 import { activeDevice, registerService, untilMaintenance } from '../helpers/maintenance';
-import { startService, type ServiceProcess } from '../helpers/processes';
+import { workerProcesses } from '../helpers/processes';
 import { startTestStack, uniq, type TestStack } from '../helpers/stack';
 
 /**
@@ -15,32 +12,21 @@ import { startTestStack, uniq, type TestStack } from '../helpers/stack';
  */
 let stack: TestStack;
 let services: ServiceSimulator;
-const workers: ServiceProcess[] = [];
+let workers: ReturnType<typeof workerProcesses> | undefined;
 
 beforeAll(async () => {
   stack = await startTestStack({ worker: false });
   services = await startServiceSimulator({ port: 0 });
 });
 afterAll(async () => {
-  for (const w of workers) await w.stop('SIGKILL');
+  await workers?.killAll();
   await services?.close();
   await stack?.close();
 });
 
-function startWorker(taskQueue: string, secretsFile: string): ServiceProcess {
-  const worker = startService(`worker-${workers.length + 1}`, 'src/worker.ts', {
-    TEMPORAL_TASK_QUEUE: taskQueue,
-    SECRETS_FILE: secretsFile,
-    LOG_LEVEL: 'warn',
-  });
-  workers.push(worker);
-  return worker;
-}
-
 test('SIGKILL of the worker mid-drain: a new worker finishes it, each workload migrated once', async () => {
   const taskQueue = uniq('kill');
-  const secretsFile = path.join(mkdtempSync(path.join(tmpdir(), 'dl-kill-')), 'secrets.json');
-  writeFileSync(secretsFile, '{}');
+  workers = workerProcesses(taskQueue);
   const app = createApp({
     db: stack.db,
     temporal: stack.temporal,
@@ -58,7 +44,7 @@ test('SIGKILL of the worker mid-drain: a new worker finishes it, each workload m
   services.addService({ id: serviceId, kind: 'compute', host: 'h', migrationMs: 50, devices: { [deviceRef]: { workloads: total } } });
   await registerService(app, services.baseUrlFor(serviceId), device.name, deviceRef);
 
-  const first = startWorker(taskQueue, secretsFile);
+  const first = workers.start();
   await request(app).post(`/v1/devices/${device.name}/maintenance`).send({ reason: 'kill test', concurrency: 8 }).expect(202);
   const mid = await untilMaintenance(app, device.name, (m) => m.drain.migrated >= 80, 90_000);
   await first.stop('SIGKILL');
@@ -67,7 +53,7 @@ test('SIGKILL of the worker mid-drain: a new worker finishes it, each workload m
   expect(mid.drain.migrated).toBeLessThan(total); // really in the middle
   expect(startedAtKill).toBeLessThan(total);
 
-  startWorker(taskQueue, secretsFile);
+  workers.start();
   const held = await untilMaintenance(app, device.name, (m) => m.phase === 'in_maintenance', 120_000);
   expect(held.drain).toMatchObject({ total, migrated: total, pending: 0, migrating: 0 });
   expect(held.device.state).toBe('MAINTENANCE');

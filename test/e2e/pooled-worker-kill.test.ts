@@ -1,11 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { startPodmSimulator, type PodmSimulator } from '../../simulators/podm/server';
 import { untilOperationDone } from '../helpers/pooled';
-import { startService, type ServiceProcess } from '../helpers/processes';
+import { workerProcesses } from '../helpers/processes';
 import { eventually, startTestStack, uniq, type TestStack } from '../helpers/stack';
 
 /**
@@ -14,27 +11,21 @@ import { eventually, startTestStack, uniq, type TestStack } from '../helpers/sta
  */
 let stack: TestStack;
 let podms: PodmSimulator;
-const workers: ServiceProcess[] = [];
+let workers: ReturnType<typeof workerProcesses> | undefined;
 
 beforeAll(async () => {
   stack = await startTestStack({ worker: false });
   podms = await startPodmSimulator({ port: 0 });
 });
 afterAll(async () => {
-  for (const w of workers) await w.stop('SIGKILL');
+  await workers?.killAll();
   await podms?.close();
   await stack?.close();
 });
 
 test('SIGKILL between the pod manager\'s 204 and the database write: one attachment, consistent row', async () => {
   const taskQueue = uniq('kill-attach');
-  const secretsFile = path.join(mkdtempSync(path.join(tmpdir(), 'dl-kill-')), 'secrets.json');
-  writeFileSync(secretsFile, '{}');
-  const startWorker = () => {
-    const w = startService(`worker-${workers.length + 1}`, 'src/worker.ts', { TEMPORAL_TASK_QUEUE: taskQueue, SECRETS_FILE: secretsFile, LOG_LEVEL: 'warn' });
-    workers.push(w);
-    return w;
-  };
+  workers = workerProcesses(taskQueue);
   const app = createApp({
     db: stack.db,
     temporal: stack.temporal,
@@ -46,7 +37,7 @@ test('SIGKILL between the pod manager\'s 204 and the database write: one attachm
   // The pod manager takes 4 s to show an attach: the worker is then confirming, the row not yet written.
   podms.addPodm({ id: simId, seed: 3, resources: 5, nodes: 2, attachedFraction: 0, actionDelayMs: 4_000 });
 
-  const first = startWorker();
+  const first = workers.start();
   const reg = await request(app).post('/v1/podmanagers').send({ name: simId, url: podms.baseUrlFor(simId) }).expect(201);
   const podmId = reg.body.podmanager.id;
   await eventually(async () => ((await stack.db.podManager.findUniqueOrThrow({ where: { id: podmId } })).lastSyncAt ? true : undefined), 60_000);
@@ -59,7 +50,7 @@ test('SIGKILL between the pod manager\'s 204 and the database write: one attachm
   const atKill = await stack.db.pooledDevice.findUniqueOrThrow({ where: { id: device.id } });
   expect(atKill.nodeId).toBeNull(); // really before the database write
 
-  startWorker();
+  workers.start();
   const op = await untilOperationDone(app, res.body.operation.workflowId, 90_000);
   expect(op).toMatchObject({ status: 'COMPLETED', result: { outcome: 'attached', nodeId: '1' } });
   expect(podms.stats(simId).attachesApplied[device.resourceId]).toBe(1);

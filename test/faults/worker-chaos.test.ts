@@ -1,13 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { startPodmSimulator, type PodmSimulator } from '../../simulators/podm/server';
 import { startServiceSimulator, type ServiceSimulator } from '../../simulators/services/server';
 import { activeDevice, registerService, untilMaintenance } from '../helpers/maintenance';
 import { untilOperationDone } from '../helpers/pooled';
-import { startService, type ServiceProcess } from '../helpers/processes';
+import { workerProcesses } from '../helpers/processes';
 import { eventually, startTestStack, uniq, type TestStack } from '../helpers/stack';
 
 /**
@@ -20,7 +17,7 @@ import { eventually, startTestStack, uniq, type TestStack } from '../helpers/sta
 let stack: TestStack;
 let services: ServiceSimulator;
 let podms: PodmSimulator;
-const workers: ServiceProcess[] = [];
+let workers: ReturnType<typeof workerProcesses> | undefined;
 
 beforeAll(async () => {
   stack = await startTestStack({ worker: false });
@@ -28,7 +25,7 @@ beforeAll(async () => {
   podms = await startPodmSimulator({ port: 0 });
 });
 afterAll(async () => {
-  for (const w of workers) await w.stop('SIGKILL');
+  await workers?.killAll();
   await podms?.close();
   await services?.close();
   await stack?.close();
@@ -36,13 +33,8 @@ afterAll(async () => {
 
 test('repeated SIGKILL of the worker with every workflow type in flight: all finish, side effects once', async () => {
   const taskQueue = uniq('chaos');
-  const secretsFile = path.join(mkdtempSync(path.join(tmpdir(), 'dl-chaos-')), 'secrets.json');
-  writeFileSync(secretsFile, '{}');
-  const startWorker = () => {
-    const w = startService(`worker-${workers.length + 1}`, 'src/worker.ts', { TEMPORAL_TASK_QUEUE: taskQueue, SECRETS_FILE: secretsFile, LOG_LEVEL: 'error' });
-    workers.push(w);
-    return w;
-  };
+  const chaos = workerProcesses(taskQueue, 'error');
+  workers = chaos;
   const app = createApp({
     db: stack.db,
     temporal: stack.temporal,
@@ -69,7 +61,7 @@ test('repeated SIGKILL of the worker with every workflow type in flight: all fin
   const podmId = uniq('podm');
   podms.addPodm({ id: podmId, seed: 5, resources: 400, nodes: 2, attachedFraction: 0, latencyMs: 150, maxPageSize: 50, actionDelayMs: 1_500 });
 
-  startWorker();
+  chaos.start();
   const onboard = await request(app).post('/v1/devices').send({ name: onboardName, type: 'SERVER', vendor: 'Contoso', endpoint: stack.sim.baseUrlFor(bmc) }).expect(202);
   await request(app).post(`/v1/devices/${host.name}/maintenance`).send({ reason: 'chaos', concurrency: 4 }).expect(202);
   const reg = await request(app).post('/v1/podmanagers').send({ name: podmId, url: podms.baseUrlFor(podmId), syncInterval: '1h' }).expect(201);
@@ -83,8 +75,8 @@ test('repeated SIGKILL of the worker with every workflow type in flight: all fin
   // Kill the worker four times, 1.2 s apart, starting a fresh one after each kill.
   for (let i = 0; i < 4; i++) {
     await new Promise((r) => setTimeout(r, 1_200));
-    await workers[workers.length - 1]!.stop('SIGKILL');
-    startWorker();
+    await chaos.current()!.stop('SIGKILL');
+    chaos.start();
   }
 
   const onboarded = await untilOperationDone(app, onboard.body.operation.workflowId, 120_000);

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { waitForPort } from './temporal-server';
 
@@ -38,4 +40,26 @@ export async function waitForService(service: ServiceProcess, port: number, time
     service.child.once('exit', (code) => reject(new Error(`${service.name} exited (${code}):\n${service.output()}`))),
   );
   await Promise.race([waitForPort(port, timeoutMs), died]);
+}
+
+/**
+ * Worker processes (src/worker.ts) on one task queue with an empty secrets file, for tests that
+ * kill workers: `start` launches a fresh one, `current` is the latest, `killAll` ends them all.
+ */
+export function workerProcesses(taskQueue: string, logLevel: 'warn' | 'error' = 'warn') {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dl-workers-'));
+  const secretsFile = path.join(dir, 'secrets.json');
+  writeFileSync(secretsFile, '{}');
+  const all: ServiceProcess[] = [];
+  return {
+    start(): ServiceProcess {
+      const worker = startService(`worker-${all.length + 1}`, 'src/worker.ts', { TEMPORAL_TASK_QUEUE: taskQueue, SECRETS_FILE: secretsFile, LOG_LEVEL: logLevel });
+      all.push(worker);
+      return worker;
+    },
+    current: (): ServiceProcess | undefined => all[all.length - 1],
+    async killAll(): Promise<void> {
+      for (const w of all) await w.stop('SIGKILL');
+    },
+  };
 }
