@@ -50,7 +50,7 @@ test('connections refused for ~3 s during verification: the next database step r
   // Verification takes a while (every request to the device is slow): the cut lands inside it,
   // and the step after it (activate: a transaction writing the device and its audit row) meets the outage.
   const simId = uniq('slow-bmc');
-  stack.sim.addDevice({ id: simId, kind: 'redfish', latencyMs: 40 });
+  stack.sim.addDevice({ id: simId, kind: 'redfish', latencyMs: 400 }); // about 1.6 s of verification: the cut surely lands inside it
   const name = uniq('pg-out');
   const res = await request(app).post('/v1/devices').send({ name, type: 'SERVER', vendor: 'Contoso', endpoint: stack.sim.baseUrlFor(simId) }).expect(202);
   const handle = stack.temporal.workflow.getHandle(res.body.operation.workflowId);
