@@ -1,4 +1,5 @@
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../src/temporal/codec';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -32,6 +33,7 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(runDir, { recursive: true });
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../src/workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH, // as the worker's own bundle has it
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never,
   });
   const bundlePath = path.join(runDir, 'workflow-bundle.js');

@@ -145,7 +145,20 @@ export function parseCodecKeys(spec: string): CodecKey[] {
   return keys;
 }
 
-/** The data converter option for a client or worker: none when no keys are configured. */
-export function codecDataConverter(keys: readonly CodecKey[] | undefined): { dataConverter?: { payloadCodecs: PayloadCodec[] } } {
-  return keys && keys.length > 0 ? { dataConverter: { payloadCodecs: [new AesGcmCodec(keys)] } } : {};
+/** The module exporting our failure converter, for workers, clients and workflow bundles. */
+export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');
+
+/**
+ * The data converter option for a client or worker: failures always carry their message as a
+ * payload (see failure-converter.ts), and payloads are sealed when keys are configured.
+ */
+export function codecDataConverter(keys: readonly CodecKey[] | undefined): {
+  dataConverter: { failureConverterPath: string; payloadCodecs?: PayloadCodec[] };
+} {
+  return {
+    dataConverter: {
+      failureConverterPath: FAILURE_CONVERTER_PATH,
+      ...(keys && keys.length > 0 ? { payloadCodecs: [new AesGcmCodec(keys)] } : {}),
+    },
+  };
 }

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import type { Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { ConfigError, loadConfig } from '../../src/config';
@@ -9,7 +10,9 @@ import { AesGcmCodec, ENCRYPTED_ENCODING, KEY_ID_METADATA, parseCodecKeys, Paylo
 import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../src/temporal/search-attributes';
 import type { onboardDevice } from '../../src/workflows/onboard-device';
 import { createWorker } from '../../src/worker-setup';
-import { FAST_ONBOARD, startTestStack, uniq, type TestStack } from '../helpers/stack';
+import request from 'supertest';
+import { createApp } from '../../src/api/app';
+import { closedEndpoint, eventually, FAST_ONBOARD, startTestStack, uniq, type TestStack } from '../helpers/stack';
 
 const key = () => randomBytes(32);
 const text = (b: Uint8Array | null | undefined) => Buffer.from(b ?? new Uint8Array()).toString('utf8');
@@ -246,7 +249,89 @@ describe('sealed payloads on the real dev server', () => {
     // Without the key, reading the result fails to decode (it is not JSON).
     await expect(plain.workflow.getHandle(workflowId).result()).rejects.toThrow();
   });
+
+  it('failure messages are sealed too: a failing verification names its endpoint only to holders of the key', async () => {
+    const name = uniq('sealed-fail');
+    const marker = `${name}-endpoint`;
+    // Nothing listens there: every verification attempt fails with a message naming the URL.
+    const endpoint = `${await closedEndpoint()}/redfish/${marker}`;
+    const workflowId = workflowIds.onboard(name);
+    const row = await stack.db.device.create({
+      data: { name, type: 'SERVER', vendor: 'Contoso', endpoint, driverName: 'redfish', lockedBy: workflowId, lockedAt: new Date() },
+    });
+    const handle = await sealedClient.workflow.start<typeof onboardDevice>('onboardDevice', {
+      taskQueue: worker.options.taskQueue,
+      workflowId,
+      args: [{ deviceId: row.id, deviceName: name, requestedBy: 'test', timings: { ...FAST_ONBOARD, verifyMaxAttempts: 100, verifyInitialIntervalMs: 200, verifyMaxIntervalMs: 300 } }],
+    });
+    try {
+      // Through the API (its client has the key): the retrying activity's last failure, decoded.
+      const app = createApp({ db: stack.db, temporal: sealedClient, taskQueue: worker.options.taskQueue });
+      const op = await eventually(async () => {
+        const body = (await request(app).get(`/v1/operations/${workflowId}`).expect(200)).body;
+        return body.pendingActivities?.[0]?.attempt >= 2 ? body : undefined;
+      }, 30_000, 'a retried verification');
+      expect(op.pendingActivities[0]).toMatchObject({ activity: 'verifyDriver', lastFailure: expect.stringContaining(marker) });
+      expect(op.lastError).toContain(marker);
+
+      // Without the key: the same failure, as Temporal holds it, says nothing about the device.
+      const raw = await plain.workflow.getHandle(workflowId).describe();
+      const lastFailure = raw.raw.pendingActivities?.[0]?.lastFailure;
+      expect(lastFailure?.message).toBe('Encoded failure');
+      expect(lastFailure?.encodedAttributes?.metadata?.encoding && text(lastFailure.encodedAttributes.metadata.encoding)).toBe(ENCRYPTED_ENCODING);
+      expect(JSON.stringify(raw.raw.pendingActivities)).not.toContain(marker);
+      // An API without the key says so instead of failing.
+      const blind = createApp({ db: stack.db, temporal: plain, taskQueue: worker.options.taskQueue });
+      const blindOp = (await request(blind).get(`/v1/operations/${workflowId}`).expect(200)).body;
+      expect(blindOp.pendingActivities[0].lastFailure).toBe('failure sealed with a key this API does not have');
+    } finally {
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+    }
+
+    // A run whose verification gives up (two attempts) records the failure in its history: the
+    // ActivityTaskFailed event's failure, and the failure reason the workflow passes on.
+    const name2 = uniq('sealed-fail');
+    const marker2 = `${name2}-endpoint`;
+    const workflowId2 = workflowIds.onboard(name2);
+    const row2 = await stack.db.device.create({
+      data: { name: name2, type: 'SERVER', vendor: 'Contoso', endpoint: `${await closedEndpoint()}/redfish/${marker2}`, driverName: 'redfish', lockedBy: workflowId2, lockedAt: new Date() },
+    });
+    const handle2 = await sealedClient.workflow.start<typeof onboardDevice>('onboardDevice', {
+      taskQueue: worker.options.taskQueue,
+      workflowId: workflowId2,
+      args: [{ deviceId: row2.id, deviceName: name2, requestedBy: 'test', timings: FAST_ONBOARD }],
+    });
+    try {
+      await eventually(async () => ((await stack.db.device.findUniqueOrThrow({ where: { id: row2.id } })).state === 'VERIFY_FAILED' ? true : undefined), 30_000, 'VERIFY_FAILED');
+      expect((await stack.db.device.findUniqueOrThrow({ where: { id: row2.id } })).lastError).toContain(marker2);
+      const history = await plain.workflow.getHandle(workflowId2).fetchHistory();
+      const failures: Array<Record<string, unknown>> = [];
+      collectFailures(history, failures);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const f of failures) expect(f.message).toBe('Encoded failure');
+      expect(JSON.stringify(history)).not.toContain(marker2);
+      const payloadText = JSON.stringify(history, (k, v) => (k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v));
+      expect(payloadText).not.toContain(marker2);
+      // With the key, the same history's failure reads in full.
+      const sealedHistory = await sealedClient.workflow.getHandle(workflowId2).fetchHistory();
+      const failed = sealedHistory.events?.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes?.failure;
+      const decoded = await decodeOptionalFailureToOptionalError(sealedClient.options.loadedDataConverter, failed);
+      expect(decoded?.message).toContain(marker2);
+    } finally {
+      await handle2.cancel();
+      await handle2.result().catch(() => undefined);
+    }
+  });
 });
+
+/** Every Failure object in a history (anything with a message and a failure-info case). */
+function collectFailures(node: unknown, out: Array<Record<string, unknown>>): void {
+  if (!node || typeof node !== 'object' || node instanceof Uint8Array) return;
+  const o = node as Record<string, unknown>;
+  if (typeof o.message === 'string' && ('applicationFailureInfo' in o || 'canceledFailureInfo' in o || 'activityFailureInfo' in o || 'timeoutFailureInfo' in o || 'encodedAttributes' in o)) out.push(o);
+  for (const v of Object.values(o)) collectFailures(v, out);
+}
 
 /** Every Payload object in a history (anything with a metadata map and data bytes). */
 function collectPayloads(node: unknown, out: Payload[], searchAttributes: Payload[]): void {

@@ -1,5 +1,7 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { Router } from 'express';
+import type { ProtoFailure } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { conflict, DomainError, invalid } from '../../domain/errors';
 import { operationTypeOf } from '../../domain/operations';
 import {
@@ -35,6 +37,19 @@ import { abandonBody, listOperationsQuery, noBody, operationParams } from './sch
 import { describeOperation, temporalUnavailable } from './temporal';
 
 const params = operationParams;
+
+/**
+ * The message of a failure as Temporal stores it: its message is an encoded (and, with the
+ * codec, sealed) payload, so it goes through the client's data converter to be read.
+ */
+async function failureMessage(temporal: Client, failure: ProtoFailure | null | undefined): Promise<string | null> {
+  if (!failure) return null;
+  try {
+    return (await decodeOptionalFailureToOptionalError(temporal.workflow.options.loadedDataConverter, failure))?.message ?? null;
+  } catch {
+    return 'failure sealed with a key this API does not have';
+  }
+}
 
 /** Live progress from the run itself (each workflow type has its query); bounded so a missing worker cannot hang the request. */
 async function readProgress(
@@ -74,12 +89,14 @@ export function operationsRouter(deps: ApiDeps): Router {
         failure = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
       }
     }
-    const pendingActivities = (description.raw.pendingActivities ?? []).map((a) => ({
-      activity: a.activityType?.name,
-      attempt: a.attempt,
-      maximumAttempts: a.maximumAttempts,
-      lastFailure: a.lastFailure?.message ?? null,
-    }));
+    const pendingActivities = await Promise.all(
+      (description.raw.pendingActivities ?? []).map(async (a) => ({
+        activity: a.activityType?.name,
+        attempt: a.attempt,
+        maximumAttempts: a.maximumAttempts,
+        lastFailure: await failureMessage(deps.temporal, a.lastFailure),
+      })),
+    );
     res.json({
       workflowId,
       runId: description.runId,
