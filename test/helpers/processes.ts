@@ -5,7 +5,6 @@ import path from 'node:path';
 import { waitForPort } from './temporal-server';
 
 const ROOT = path.resolve(__dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 export interface ServiceProcess {
   name: string;
@@ -14,9 +13,13 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs one of our entry points as its own process, exactly as scripts/up does. */
+/**
+ * Runs one of our entry points as its own process, with tsx as node's loader. One process, not
+ * the `tsx` command: that one runs the entry in a child node process and cannot pass a SIGKILL
+ * on, so killing it would leave the real worker running behind the test's back.
+ */
 export function startService(name: string, entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const child = spawn(TSX, [entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (d: Buffer) => (out = (out + d.toString()).slice(-20_000));
   child.stdout!.on('data', keep);
@@ -44,7 +47,9 @@ export async function waitForService(service: ServiceProcess, port: number, time
 
 /**
  * Worker processes (src/worker.ts) on one task queue with an empty secrets file, for tests that
- * kill workers: `start` launches a fresh one, `current` is the latest, `killAll` ends them all.
+ * kill workers: `start` launches a fresh one (or, given `entry`, another worker entry point such
+ * as test/helpers/chaos/worker.ts, with extra environment), `current` is the latest, `killAll`
+ * ends them all.
  */
 export function workerProcesses(taskQueue: string, logLevel: 'warn' | 'error' = 'warn') {
   const dir = mkdtempSync(path.join(tmpdir(), 'dl-workers-'));
@@ -52,8 +57,8 @@ export function workerProcesses(taskQueue: string, logLevel: 'warn' | 'error' = 
   writeFileSync(secretsFile, '{}');
   const all: ServiceProcess[] = [];
   return {
-    start(): ServiceProcess {
-      const worker = startService(`worker-${all.length + 1}`, 'src/worker.ts', { TEMPORAL_TASK_QUEUE: taskQueue, SECRETS_FILE: secretsFile, LOG_LEVEL: logLevel });
+    start(entry = 'src/worker.ts', env: NodeJS.ProcessEnv = {}): ServiceProcess {
+      const worker = startService(`worker-${all.length + 1}`, entry, { TEMPORAL_TASK_QUEUE: taskQueue, SECRETS_FILE: secretsFile, LOG_LEVEL: logLevel, ...env });
       all.push(worker);
       return worker;
     },
