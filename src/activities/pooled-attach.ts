@@ -1,5 +1,6 @@
 import { ApplicationFailure, heartbeat, sleep } from '@temporalio/activity';
 import { PodmClientError } from '../integrations/podm-client';
+import { recordAudit } from '../db/audit';
 import { currentRun } from './device-events';
 import { podmClientFor, podmFailure, type PooledDeps } from './pooled-sync';
 
@@ -131,10 +132,35 @@ export function createPooledAttachActivities({ db, secrets, podmRequestTimeoutMs
     },
 
     /** Records where the device is, as confirmed on the pod manager. Idempotent. */
-    async recordPooledNode(args: { pooledId: string; nodeId: string | null; lastError?: string | null }): Promise<void> {
-      await db.pooledDevice.update({
-        where: { id: args.pooledId },
-        data: { nodeId: args.nodeId, state: args.nodeId ? 'ALLOCATED' : 'FREE', lastError: args.lastError ?? null },
+    /**
+     * Records where the device really is after an attach/detach, and (given `audit`) the
+     * outcome's audit row in the same transaction, once per activity whatever its retries.
+     */
+    async recordPooledNode(args: {
+      pooledId: string;
+      nodeId: string | null;
+      lastError?: string | null;
+      audit?: { action: 'attach' | 'detach'; outcome: 'ok' | 'unchanged' | 'failed'; actor: string; message?: string };
+    }): Promise<void> {
+      const state = args.nodeId ? 'ALLOCATED' : 'FREE';
+      const { workflowExecution, key } = currentRun();
+      await db.$transaction(async (tx) => {
+        const before = await tx.pooledDevice.findUniqueOrThrow({ where: { id: args.pooledId } });
+        await tx.pooledDevice.update({ where: { id: args.pooledId }, data: { nodeId: args.nodeId, state, lastError: args.lastError ?? null } });
+        if (!args.audit) return;
+        await recordAudit(tx, {
+          subject: { pooledId: args.pooledId },
+          workflowId: workflowExecution.workflowId,
+          operation: args.audit.action,
+          action: args.audit.outcome === 'failed' ? `${args.audit.action}_failed` : `${args.audit.action}ed`,
+          actor: args.audit.actor,
+          outcome: args.audit.outcome,
+          message: args.audit.message ?? (args.nodeId ? `on node ${args.nodeId}` : 'free'),
+          fromState: before.state,
+          toState: state,
+          details: { node_id: args.nodeId, previous_node_id: before.nodeId },
+          idempotencyKey: key,
+        });
       });
     },
 

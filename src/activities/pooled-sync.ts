@@ -1,5 +1,7 @@
 import { ApplicationFailure, heartbeat } from '@temporalio/activity';
 import type { Db } from '../db/client';
+import { recordAudit } from '../db/audit';
+import { currentRun } from './device-events';
 import { createPodmClient, PodmClientError, type PodmClient } from '../integrations/podm-client';
 import type { SecretStore } from '../secrets';
 
@@ -177,9 +179,22 @@ export function createPooledSyncActivities({ db, secrets, podmRequestTimeoutMs }
     },
 
     async recordSyncFailure(args: { podmId: string; error: string }): Promise<void> {
-      await db.podManager.update({
-        where: { id: args.podmId },
-        data: { lastSyncAt: new Date(), lastSyncStatus: 'failed', lastSyncResult: { error: args.error } },
+      const { workflowExecution, key } = currentRun();
+      await db.$transaction(async (tx) => {
+        await tx.podManager.update({
+          where: { id: args.podmId },
+          data: { lastSyncAt: new Date(), lastSyncStatus: 'failed', lastSyncResult: { error: args.error } },
+        });
+        await recordAudit(tx, {
+          subject: { podmId: args.podmId },
+          workflowId: workflowExecution.workflowId,
+          operation: 'podm-sync',
+          action: 'sync',
+          actor: 'workflow',
+          outcome: 'failed',
+          message: args.error,
+          idempotencyKey: key,
+        });
       });
     },
   };
@@ -192,9 +207,29 @@ async function countMissing(db: Db, podmId: string, uris: string[]): Promise<num
   return Number(rows[0]?.n ?? 0);
 }
 
+/**
+ * Records a sync's result on the pod manager, and an audit row when it changed the inventory or
+ * refused to (a sync that found nothing new is not an event; GET /v1/podmanagers/{id} has it).
+ */
 async function recordSync(db: Db, podmId: string, result: SyncResult): Promise<void> {
-  await db.podManager.update({
-    where: { id: podmId },
-    data: { lastSyncAt: new Date(), lastSyncStatus: result.status, lastSyncResult: { ...result } },
+  const { workflowExecution, key } = currentRun();
+  const changed = result.added + result.updated + result.vanished > 0;
+  await db.$transaction(async (tx) => {
+    await tx.podManager.update({
+      where: { id: podmId },
+      data: { lastSyncAt: new Date(), lastSyncStatus: result.status, lastSyncResult: { ...result } },
+    });
+    if (result.status === 'ok' && !changed) return;
+    await recordAudit(tx, {
+      subject: { podmId },
+      workflowId: workflowExecution.workflowId,
+      operation: 'podm-sync',
+      action: 'sync',
+      actor: 'workflow',
+      outcome: result.status,
+      message: result.status === 'ok' ? `${result.added} added, ${result.updated} updated, ${result.vanished} vanished of ${result.total}` : result.reason,
+      details: { ...result },
+      idempotencyKey: key,
+    });
   });
 }

@@ -76,10 +76,12 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'post', path: '/v1/podmanagers', access: 'admin', tag: 'pooled', summary: 'Register a pod manager and start its sync', body: createPodmBody, success: created('{podmanager, operation}') },
   { method: 'get', path: '/v1/podmanagers', access: 'reader', tag: 'pooled', summary: 'List pod managers', success: ok('{items}') },
   { method: 'get', path: '/v1/podmanagers/:id', access: 'reader', tag: 'pooled', summary: 'One pod manager, last sync and live progress', params: idParam, success: ok('the pod manager') },
+  { method: 'get', path: '/v1/podmanagers/:id/events', access: 'reader', tag: 'pooled', summary: "A pod manager's audit trail: registration, syncs that changed or failed, refreshes, deletion", params: idParam, success: ok('{items}') },
   { method: 'delete', path: '/v1/podmanagers/:id', access: 'admin', tag: 'pooled', summary: 'Stop the sync and mark its devices VANISHED', params: idParam, success: ok('{id, deleted, devicesMarked}') },
   { method: 'post', path: '/v1/podmanagers/:id/refresh', access: 'operator', tag: 'pooled', summary: 'Run a sync now and answer its result', params: idParam, body: refreshBody, success: ok('{podmanager, result}') },
   { method: 'get', path: '/v1/pooled', access: 'reader', tag: 'pooled', summary: 'Pooled devices (Valence fields)', query: listPooledQuery, success: ok('{items, total, limit, offset}') },
   { method: 'get', path: '/v1/pooled/:id', access: 'reader', tag: 'pooled', summary: 'One pooled device', params: idParam, success: ok('the pooled device') },
+  { method: 'get', path: '/v1/pooled/:id/events', access: 'reader', tag: 'pooled', summary: "A pooled device's audit trail: attach/detach requests and their outcomes", params: idParam, success: ok('{items}') },
   { method: 'get', path: '/v1/nodes', access: 'reader', tag: 'pooled', summary: 'Composed nodes', success: ok('{items}') },
   { method: 'post', path: '/v1/nodes/:id/action', access: 'operator', tag: 'pooled', summary: 'Attach or detach a pooled device (Valence-compatible)', params: idParam, body: nodeActionBody, success: accepted('{operation, device_id, node_id}') },
 

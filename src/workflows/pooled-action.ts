@@ -83,7 +83,7 @@ export async function pooledAction(input: PooledActionInput): Promise<PooledActi
     const check = await podm.checkPooledAction(args);
     if (check.alreadyDone) {
       progress.step = 'record';
-      await db.recordPooledNode({ pooledId: input.pooledId, nodeId: check.currentNodeId });
+      await db.recordPooledNode({ pooledId: input.pooledId, nodeId: check.currentNodeId, audit: { action: input.action, outcome: 'unchanged', actor: input.requestedBy, message: 'the pod manager already showed it done' } });
       progress.step = 'done';
       return { outcome: 'unchanged', pooledId: input.pooledId, nodeId: check.currentNodeId };
     }
@@ -100,7 +100,12 @@ export async function pooledAction(input: PooledActionInput): Promise<PooledActi
       const back = await CancellationScope.nonCancellable(() =>
         undo.compensatePooledAction({ ...args, previousNodeId: check.currentNodeId, timeoutMs: t.confirmTimeoutMs }),
       );
-      await db.recordPooledNode({ pooledId: input.pooledId, nodeId: back.nodeId, lastError: `${input.action} failed: ${reason}` });
+      await db.recordPooledNode({
+        pooledId: input.pooledId,
+        nodeId: back.nodeId,
+        lastError: `${input.action} failed: ${reason}`,
+        audit: { action: input.action, outcome: 'failed', actor: input.requestedBy, message: `${reason}; put back ${back.nodeId ? `on node ${back.nodeId}` : 'free'}` },
+      });
       throw ApplicationFailure.nonRetryable(
         `${input.action} failed: ${reason}; device put back ${back.nodeId ? `on node ${back.nodeId}` : 'free'}`,
         'PooledActionFailed',
@@ -108,7 +113,7 @@ export async function pooledAction(input: PooledActionInput): Promise<PooledActi
     }
     progress.step = 'record';
     const nodeId = input.action === 'attach' ? input.nodeId : null;
-    await db.recordPooledNode({ pooledId: input.pooledId, nodeId });
+    await db.recordPooledNode({ pooledId: input.pooledId, nodeId, audit: { action: input.action, outcome: 'ok', actor: input.requestedBy } });
     progress.step = 'done';
     return done(nodeId);
   } finally {

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { auditTrail } from '../../db/audit';
 import type { ApiDeps } from '../deps';
 import { parse } from '../validate';
 import { presentDevice } from './present';
@@ -32,8 +33,7 @@ export function devicesRouter(deps: ApiDeps): Router {
   router.get('/:id/events', async (req, res) => {
     const { id } = parse(deviceParams, req, 'params');
     const device = await findDevice(deps.db, id);
-    const events = await deps.db.operationEvent.findMany({ where: { deviceId: device.id }, orderBy: { id: 'asc' }, take: 1000 });
-    res.json({ items: events.map((e) => ({ ...e, id: e.id.toString(), idempotencyKey: undefined })) });
+    res.json({ items: await auditTrail(deps.db, { deviceId: device.id }) });
   });
 
   return router;

@@ -38,7 +38,7 @@ export function maintenanceRouter(deps: ApiDeps): Router {
   const cancel = async (req: Parameters<Parameters<typeof router.get>[1]>[0], res: Parameters<Parameters<typeof router.get>[1]>[1]) => {
     const target = await device(req);
     parse(emptyBody, req, 'body');
-    res.status(202).json(await cancelMaintenance(deps, target));
+    res.status(202).json(await cancelMaintenance(deps, target, res.locals.actor));
   };
   router.post('/cancel', cancel);
   router.delete('/', cancel);

@@ -11,7 +11,7 @@ import {
 import type { MaintenanceInput, MaintenanceTimings } from '../../workflows/maintenance-device';
 import type { ApiDeps } from '../deps';
 import { explainLockFailure, releaseLock } from '../devices/lock';
-import { describeOperation, startOperation, temporalUnavailable } from '../operations/temporal';
+import { auditedDecision, cancelOperation, describeOperation, startOperation, temporalUnavailable } from '../operations/temporal';
 import type { StartMaintenanceBody } from './schema';
 
 /**
@@ -142,31 +142,29 @@ export async function decideMaintenance(
 ) {
   const workflowId = latestMaintenanceId(device);
   const description = await describeOperation(deps.temporal, workflowId);
-  if (description.status.name !== 'RUNNING') {
-    throw conflict('operation_closed', `maintenance ${workflowId} is ${description.status.name}`, { workflowId });
-  }
-  const handle = deps.temporal.workflow.getHandle(workflowId);
-  try {
-    const result =
-      decision.kind === 'resume'
-        ? await handle.executeUpdate(resumeUpdate, { args: [{ requestedBy: actor }] })
-        : await handle.executeUpdate(retryDrainUpdate, { args: [{ requestedBy: actor, drainTimeoutMs: decision.drainTimeoutMs }] });
-    return { workflowId, accepted: true, ...result };
-  } catch (err) {
-    if (err instanceof WorkflowUpdateFailedError) {
-      throw conflict(decision.kind === 'resume' ? 'not_resumable' : 'not_retryable', err.cause?.message ?? err.message, { workflowId });
+  return auditedDecision(deps, { workflowId, description }, decision.kind, actor, async () => {
+    if (description.status.name !== 'RUNNING') {
+      throw conflict('operation_closed', `maintenance ${workflowId} is ${description.status.name}`, { workflowId });
     }
-    if (err instanceof DomainError) throw err;
-    throw temporalUnavailable(err);
-  }
+    const handle = deps.temporal.workflow.getHandle(workflowId);
+    try {
+      const result =
+        decision.kind === 'resume'
+          ? await handle.executeUpdate(resumeUpdate, { args: [{ requestedBy: actor }] })
+          : await handle.executeUpdate(retryDrainUpdate, { args: [{ requestedBy: actor, drainTimeoutMs: decision.drainTimeoutMs }] });
+      return { workflowId, accepted: true, ...result };
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw conflict(decision.kind === 'resume' ? 'not_resumable' : 'not_retryable', err.cause?.message ?? err.message, { workflowId });
+      }
+      if (err instanceof DomainError) throw err;
+      throw temporalUnavailable(err);
+    }
+  });
 }
 
-export async function cancelMaintenance(deps: ApiDeps, device: Device) {
+export async function cancelMaintenance(deps: ApiDeps, device: Device, actor: string) {
   const workflowId = latestMaintenanceId(device);
-  const description = await describeOperation(deps.temporal, workflowId);
-  if (description.status.name !== 'RUNNING') {
-    throw conflict('operation_closed', `maintenance ${workflowId} is ${description.status.name}`, { workflowId });
-  }
-  await deps.temporal.workflow.getHandle(workflowId).cancel();
+  await cancelOperation(deps, workflowId, actor);
   return { workflowId, cancelRequested: true };
 }

@@ -10,6 +10,7 @@ import {
   podmSyncProgressQuery,
   pooledProgressQuery,
   progressQuery,
+  refreshUpdate,
   retryDrainUpdate,
   retryUpdate,
   type MaintenanceProgress,
@@ -34,7 +35,8 @@ import { checkDriver, findDevice } from '../devices/service';
 import { parse } from '../validate';
 import { listOperations } from './list';
 import { abandonBody, listOperationsQuery, noBody, operationParams } from './schema';
-import { describeOperation, temporalUnavailable } from './temporal';
+import { retryPooledAction } from '../pooled/router';
+import { auditedDecision, cancelOperation, describeOperation, temporalUnavailable } from './temporal';
 
 const params = operationParams;
 
@@ -115,35 +117,59 @@ export function operationsRouter(deps: ApiDeps): Router {
     });
   });
 
-  /** Operator decisions go through workflow updates, so a refusal (not waiting) comes back as 409 synchronously. */
-  async function decide<T>(workflowId: string, send: () => Promise<T>): Promise<T> {
+  /**
+   * Operator decisions go through workflow updates, so a refusal (not waiting) comes back as 409
+   * synchronously. Each one, accepted or refused, is an audit row.
+   */
+  async function decide<T>(workflowId: string, action: string, actor: string, send: () => Promise<T>): Promise<T> {
     const description = await describeOperation(deps.temporal, workflowId);
-    if (description.status.name !== 'RUNNING') {
-      throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}, not waiting for an operator`);
-    }
-    try {
-      return await send();
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) {
-        throw conflict('not_waiting_for_operator', err.cause?.message ?? err.message, { workflowId });
+    return auditedDecision(deps, { workflowId, description }, action, actor, async () => {
+      if (description.status.name !== 'RUNNING') {
+        throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}, not waiting for an operator`);
       }
-      if (err instanceof DomainError) throw err;
-      throw temporalUnavailable(err);
-    }
+      try {
+        return await send();
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          throw conflict('not_waiting_for_operator', err.cause?.message ?? err.message, { workflowId });
+        }
+        if (err instanceof DomainError) throw err;
+        throw temporalUnavailable(err);
+      }
+    });
   }
 
   router.post('/:workflowId/retry', async (req, res) => {
     const { workflowId } = parse(params, req, 'params');
+    const actor = res.locals.actor as string;
     const handle = deps.temporal.workflow.getHandle(workflowId);
-    if (operationTypeOf(workflowId) === 'maintenance') {
+    const href = `/v1/operations/${encodeURIComponent(workflowId)}`;
+    const type = operationTypeOf(workflowId);
+    if (type === 'maintenance') {
       // Retrying a maintenance means retrying its drain (after it missed its deadline).
       parse(noBody, req, 'body');
-      const accepted = await decide(workflowId, () => handle.executeUpdate(retryDrainUpdate, { args: [{ requestedBy: res.locals.actor }] }));
-      res.status(202).json({ workflowId, accepted: true, attempt: accepted.drainAttempt, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
+      const accepted = await decide(workflowId, 'retry', actor, () => handle.executeUpdate(retryDrainUpdate, { args: [{ requestedBy: actor }] }));
+      res.status(202).json({ workflowId, accepted: true, attempt: accepted.drainAttempt, href });
+      return;
+    }
+    if (type === 'podm-sync') {
+      // Retrying a pod manager's sync means running one now (its failures are recorded and the
+      // run goes on syncing); the answer is that sync's result.
+      parse(noBody, req, 'body');
+      const result = await decide(workflowId, 'retry', actor, () => handle.executeUpdate(refreshUpdate, { args: [{ force: false, requestedBy: actor }] }));
+      res.status(result.status === 'failed' ? 502 : 200).json({ workflowId, accepted: true, result, href });
+      return;
+    }
+    if (type === 'attach' || type === 'detach') {
+      // A failed attach/detach has ended (its device put back); retrying starts the same action again.
+      parse(noBody, req, 'body');
+      const description = await describeOperation(deps.temporal, workflowId);
+      const operation = await auditedDecision(deps, { workflowId, description }, 'retry', actor, () => retryPooledAction(deps, workflowId, description, actor));
+      res.status(202).json({ workflowId, accepted: true, operation, href });
       return;
     }
     const body = parse(retryBody, req, 'body');
-    if (operationTypeOf(workflowId) !== 'onboard') {
+    if (type !== 'onboard') {
       throw invalid('not_retryable', `operation ${workflowId} has no retry step`);
     }
     const { progress } = await readProgress(deps.temporal, workflowId);
@@ -155,10 +181,10 @@ export function operationsRouter(deps: ApiDeps): Router {
         if (owner) throw conflict('device_exists', `endpoint ${body.endpoint} belongs to device ${owner.name}`, { deviceId: owner.id });
       }
     }
-    const accepted = await decide(workflowId, () =>
-      handle.executeUpdate(retryUpdate, { args: [{ ...body, requestedBy: res.locals.actor }] }),
+    const accepted = await decide(workflowId, 'retry', actor, () =>
+      handle.executeUpdate(retryUpdate, { args: [{ ...body, requestedBy: actor }] }),
     );
-    res.status(202).json({ workflowId, accepted: true, attempt: accepted.attempt, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
+    res.status(202).json({ workflowId, accepted: true, attempt: accepted.attempt, href });
   });
 
   router.post('/:workflowId/abandon', async (req, res) => {
@@ -168,18 +194,14 @@ export function operationsRouter(deps: ApiDeps): Router {
       throw invalid('not_abandonable', `operation ${workflowId} cannot be abandoned; cancel it instead`);
     }
     const handle = deps.temporal.workflow.getHandle(workflowId);
-    await decide(workflowId, () => handle.executeUpdate(abandonUpdate, { args: [{ ...body, requestedBy: res.locals.actor }] }));
+    await decide(workflowId, 'abandon', res.locals.actor, () => handle.executeUpdate(abandonUpdate, { args: [{ ...body, requestedBy: res.locals.actor }] }));
     res.status(202).json({ workflowId, accepted: true, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
   });
 
   router.post('/:workflowId/cancel', async (req, res) => {
     const { workflowId } = parse(params, req, 'params');
     parse(noBody, req, 'body');
-    const description = await describeOperation(deps.temporal, workflowId);
-    if (description.status.name !== 'RUNNING') {
-      throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}`);
-    }
-    await deps.temporal.workflow.getHandle(workflowId).cancel();
+    await cancelOperation(deps, workflowId, res.locals.actor);
     res.status(202).json({ workflowId, cancelRequested: true, href: `/v1/operations/${encodeURIComponent(workflowId)}` });
   });
 

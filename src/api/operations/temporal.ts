@@ -5,6 +5,9 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { conflict, DomainError, notFound } from '../../domain/errors';
+import { recordAudit, type AuditSubject } from '../../db/audit';
+import type { Db } from '../../db/client';
+import { operationTypeOf } from '../../domain/operations';
 import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../temporal/search-attributes';
 
 export function temporalUnavailable(err: unknown): DomainError {
@@ -93,4 +96,63 @@ export async function startOperation(deps: { temporal: Client; taskQueue: string
     if (err instanceof WorkflowExecutionAlreadyStartedError) throw operationInProgress(start.target.name, start.workflowId);
     throw temporalUnavailable(err);
   }
+}
+
+/** What an operation's run acts on, for its audit rows: its DeviceId search attribute, read by operation type. */
+export function auditSubjectOf(workflowId: string, description: WorkflowExecutionDescription): AuditSubject | undefined {
+  const id = description.typedSearchAttributes.get(DeviceIdKey);
+  if (!id) return undefined;
+  switch (operationTypeOf(workflowId)) {
+    case 'onboard':
+    case 'maintenance':
+      return { deviceId: id };
+    case 'podm-sync':
+      return { podmId: id };
+    case 'attach':
+    case 'detach':
+      return { pooledId: id };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Runs an operator's decision on a run (retry, resume, abandon, cancel) and writes its audit row,
+ * whether the run accepted it or refused it (a 409 is an action too: someone tried).
+ */
+export async function auditedDecision<T>(
+  deps: { db: Db },
+  run: { workflowId: string; description: WorkflowExecutionDescription },
+  action: string,
+  actor: string,
+  decide: () => Promise<T>,
+): Promise<T> {
+  const subject = auditSubjectOf(run.workflowId, run.description);
+  const write = (outcome: string, message?: string) =>
+    subject
+      ? recordAudit(deps.db, { subject, workflowId: run.workflowId, operation: operationTypeOf(run.workflowId) ?? 'unknown', action, actor, outcome, message })
+      : Promise.resolve();
+  try {
+    const result = await decide();
+    await write('accepted');
+    return result;
+  } catch (err) {
+    if (err instanceof DomainError && err.status === 409) await write('refused', err.message);
+    throw err;
+  }
+}
+
+/** Asks a running operation to cancel (the workflow rolls back what it must), with its audit row. */
+export async function cancelOperation(deps: { db: Db; temporal: Client }, workflowId: string, actor: string): Promise<void> {
+  const description = await describeOperation(deps.temporal, workflowId);
+  await auditedDecision(deps, { workflowId, description }, 'cancel', actor, async () => {
+    if (description.status.name !== 'RUNNING') {
+      throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}`, { workflowId });
+    }
+    try {
+      await deps.temporal.workflow.getHandle(workflowId).cancel();
+    } catch (err) {
+      throw temporalUnavailable(err);
+    }
+  });
 }

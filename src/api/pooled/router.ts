@@ -1,5 +1,7 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowExecutionDescription } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { Router } from 'express';
+import { auditTrail, recordAudit } from '../../db/audit';
 import { conflict, DomainError, invalid, notFound } from '../../domain/errors';
 import { workflowIds } from '../../domain/operations';
 import { Prisma, type ComposedNode, type PodManager, type PooledDevice } from '../../generated/prisma/client';
@@ -108,6 +110,16 @@ export function podManagersRouter(deps: ApiDeps): Router {
       if (revivable) await deps.db.podManager.update({ where: { id: podm.id }, data: { deletedAt: new Date() } });
       else await deps.db.podManager.delete({ where: { id: podm.id } });
     });
+    await recordAudit(deps.db, {
+      subject: { podmId: podm.id },
+      workflowId: operation.workflowId,
+      operation: 'podmanager',
+      action: revivable ? 're-registered' : 'registered',
+      actor: res.locals.actor,
+      outcome: 'ok',
+      message: `pod manager ${podm.name} at ${podm.url}, synced every ${Math.round(podm.syncIntervalMs / 1000)} s`,
+      details: { runId: operation.runId },
+    });
     res.status(201).location(`/v1/podmanagers/${podm.id}`).json({ podmanager: presentPodm(podm), operation });
   });
 
@@ -128,6 +140,11 @@ export function podManagersRouter(deps: ApiDeps): Router {
     res.json({ ...presentPodm(podm), syncProgress: live, devices: Object.fromEntries(devices.map((d) => [d.state, d._count])) });
   });
 
+  router.get('/:id/events', async (req, res) => {
+    const podm = await findPodm(deps, parse(idParam, req, 'params').id);
+    res.json({ items: await auditTrail(deps.db, { podmId: podm.id }) });
+  });
+
   router.delete('/:id', async (req, res) => {
     const podm = await findPodm(deps, parse(idParam, req, 'params').id);
     if (podm.deletedAt) throw conflict('podmanager_deleted', `pod manager ${podm.name} was already deleted`);
@@ -145,6 +162,16 @@ export function podManagersRouter(deps: ApiDeps): Router {
       }),
       deps.db.composedNode.updateMany({ where: { podmId: podm.id, deletedAt: null }, data: { deletedAt: new Date() } }),
     ]);
+    await recordAudit(deps.db, {
+      subject: { podmId: podm.id },
+      workflowId: workflowIds.podmSync(podm.name),
+      operation: 'podmanager',
+      action: 'deleted',
+      actor: res.locals.actor,
+      outcome: 'ok',
+      message: `sync stopped; ${marked.count} devices marked VANISHED`,
+      details: { devicesMarked: marked.count },
+    });
     res.json({ id: podm.id, deleted: true, syncStopped: true, devicesMarked: marked.count });
   });
 
@@ -152,15 +179,23 @@ export function podManagersRouter(deps: ApiDeps): Router {
     const podm = await findPodm(deps, parse(idParam, req, 'params').id);
     const body = parse(refreshBody, req, 'body');
     if (podm.deletedAt) throw conflict('podmanager_deleted', `pod manager ${podm.name} was deleted`);
-    const handle = deps.temporal.workflow.getHandle(workflowIds.podmSync(podm.name));
+    const workflowId = workflowIds.podmSync(podm.name);
+    const handle = deps.temporal.workflow.getHandle(workflowId);
+    const audit = (outcome: string, message?: string) =>
+      recordAudit(deps.db, { subject: { podmId: podm.id }, workflowId, operation: 'podm-sync', action: body.force ? 'refresh_forced' : 'refresh', actor: res.locals.actor, outcome, message });
+    let result;
     try {
-      const result = await handle.executeUpdate(refreshUpdate, { args: [{ force: body.force, requestedBy: res.locals.actor }] });
-      res.status(result.status === 'failed' ? 502 : 200).json({ podmanager: podm.name, result });
+      result = await handle.executeUpdate(refreshUpdate, { args: [{ force: body.force, requestedBy: res.locals.actor }] });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) throw conflict('sync_not_running', `the sync of ${podm.name} is not running`);
-      if (err instanceof WorkflowUpdateFailedError) throw conflict('refresh_refused', err.cause?.message ?? err.message);
+      if (err instanceof WorkflowUpdateFailedError) {
+        await audit('refused', err.cause?.message ?? err.message);
+        throw conflict('refresh_refused', err.cause?.message ?? err.message);
+      }
       throw temporalUnavailable(err);
     }
+    await audit(result.status, result.status === 'ok' ? `${result.added} added, ${result.updated} updated, ${result.vanished} vanished` : (result.error ?? result.reason));
+    res.status(result.status === 'failed' ? 502 : 200).json({ podmanager: podm.name, result });
   });
 
   return router;
@@ -190,6 +225,11 @@ export function pooledRouter(deps: ApiDeps): Router {
     const device = await deps.db.pooledDevice.findUnique({ where: { id } });
     if (!device) throw notFound('pooled_device', id);
     res.json(presentPooled(device));
+  });
+  router.get('/:id/events', async (req, res) => {
+    const { id } = parse(idParam, req, 'params');
+    if (!UUID.test(id) || !(await deps.db.pooledDevice.findUnique({ where: { id } }))) throw notFound('pooled_device', id);
+    res.json({ items: await auditTrail(deps.db, { pooledId: id }) });
   });
   return router;
 }
@@ -224,41 +264,94 @@ export function nodesRouter(deps: ApiDeps): Router {
       ? await deps.db.pooledDevice.findUnique({ where: { id: ref } })
       : await deps.db.pooledDevice.findFirst({ where: { podmId: node.podmId, resourceId: ref, deletedAt: null } });
     if (!device) throw notFound('pooled_device', ref);
-    if (device.podmId !== node.podmId) throw invalid('different_podmanager', `device ${ref} and node ${id} belong to different pod managers`);
-    if (device.deletedAt) throw conflict('device_vanished', `device ${ref} vanished from its pod manager`);
-    if (action === 'attach' && device.nodeId && device.nodeId !== node.nodeId) {
-      throw conflict('attached_elsewhere', `device ${ref} is attached to node ${device.nodeId}; detach it first`, { node_id: device.nodeId });
-    }
-    if (action === 'detach' && device.nodeId && device.nodeId !== node.nodeId) {
-      throw conflict('attached_elsewhere', `device ${ref} is attached to node ${device.nodeId}, not ${node.nodeId}`, { node_id: device.nodeId });
-    }
-
-    const workflowId = workflowIds.pooled(action, device.id);
-    // One attach/detach per device at a time: compare-and-swap on its lock.
-    for (let tries = 0; ; tries++) {
-      const claimed = await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: null, deletedAt: null }, data: { lockedBy: workflowId } });
-      if (claimed.count === 1) break;
-      const current = await deps.db.pooledDevice.findUniqueOrThrow({ where: { id: device.id } });
-      // (A pooled row has no lock timestamp; its updated_at moves when the lock is taken.)
-      if (current.lockedBy && !(await lockIsStale(deps.temporal, current.lockedBy, current.updatedAt))) {
-        throw operationInProgress(device.resourceId, current.lockedBy);
-      }
-      if (tries > 1) throw conflict('device_busy', `device ${ref} kept changing; try again`);
-      await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: current.lockedBy }, data: { lockedBy: null } });
-    }
-    const input: PooledActionInput = { pooledId: device.id, podmId: device.podmId, nodeId: node.nodeId, action, requestedBy: res.locals.actor, timings: deps.pooledActionTimings };
-    const runId = await startOperation(deps, {
-      workflowType: 'pooledAction',
-      workflowId,
-      input,
-      target: { id: device.id, name: device.resourceId },
-      operation: action,
-      summary: `${action === 'attach' ? 'Attach' : 'Detach'} ${device.type} ${device.resourceId} ${action === 'attach' ? 'to' : 'from'} node ${node.nodeId}`,
-      undo: async () => {
-        await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: workflowId }, data: { lockedBy: null } });
-      },
-    });
+    const { workflowId, runId } = await startPooledAction(deps, device, node, action, res.locals.actor, ref);
     res.status(202).json({ operation: { workflowId, runId, type: action, href: `/v1/operations/${workflowId}` }, device_id: device.id, node_id: node.nodeId });
   });
   return router;
+}
+
+/**
+ * Starts an attach or detach of a pooled device on a node (the node action, and a retry of a
+ * failed one): checks the device and node still allow it, takes the device's lock, starts the
+ * run, writes the audit row.
+ */
+export async function startPooledAction(
+  deps: ApiDeps,
+  device: PooledDevice,
+  node: ComposedNode,
+  action: 'attach' | 'detach',
+  actor: string,
+  ref: string = device.id,
+): Promise<{ workflowId: string; runId: string }> {
+  if (device.podmId !== node.podmId) throw invalid('different_podmanager', `device ${ref} and node ${node.nodeId} belong to different pod managers`);
+  if (device.deletedAt) throw conflict('device_vanished', `device ${ref} vanished from its pod manager`);
+  if (node.deletedAt) throw conflict('node_vanished', `node ${node.nodeId} vanished from its pod manager`);
+  if (action === 'attach' && device.nodeId && device.nodeId !== node.nodeId) {
+    throw conflict('attached_elsewhere', `device ${ref} is attached to node ${device.nodeId}; detach it first`, { node_id: device.nodeId });
+  }
+  if (action === 'detach' && device.nodeId && device.nodeId !== node.nodeId) {
+    throw conflict('attached_elsewhere', `device ${ref} is attached to node ${device.nodeId}, not ${node.nodeId}`, { node_id: device.nodeId });
+  }
+  const workflowId = workflowIds.pooled(action, device.id);
+  // One attach/detach per device at a time: compare-and-swap on its lock.
+  for (let tries = 0; ; tries++) {
+    const claimed = await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: null, deletedAt: null }, data: { lockedBy: workflowId } });
+    if (claimed.count === 1) break;
+    const current = await deps.db.pooledDevice.findUniqueOrThrow({ where: { id: device.id } });
+    // (A pooled row has no lock timestamp; its updated_at moves when the lock is taken.)
+    if (current.lockedBy && !(await lockIsStale(deps.temporal, current.lockedBy, current.updatedAt))) {
+      throw operationInProgress(device.resourceId, current.lockedBy);
+    }
+    if (tries > 1) throw conflict('device_busy', `device ${ref} kept changing; try again`);
+    await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: current.lockedBy }, data: { lockedBy: null } });
+  }
+  const input: PooledActionInput = { pooledId: device.id, podmId: device.podmId, nodeId: node.nodeId, action, requestedBy: actor, timings: deps.pooledActionTimings };
+  const runId = await startOperation(deps, {
+    workflowType: 'pooledAction',
+    workflowId,
+    input,
+    target: { id: device.id, name: device.resourceId },
+    operation: action,
+    summary: `${action === 'attach' ? 'Attach' : 'Detach'} ${device.type} ${device.resourceId} ${action === 'attach' ? 'to' : 'from'} node ${node.nodeId}`,
+    undo: async () => {
+      await deps.db.pooledDevice.updateMany({ where: { id: device.id, lockedBy: workflowId }, data: { lockedBy: null } });
+    },
+  });
+  await recordAudit(deps.db, {
+    subject: { pooledId: device.id },
+    workflowId,
+    operation: action,
+    action: `${action}_requested`,
+    actor,
+    outcome: 'accepted',
+    message: `${action} ${device.resourceId} ${action === 'attach' ? 'to' : 'from'} node ${node.nodeId}`,
+    details: { runId, node_id: node.nodeId, node_uuid: node.id },
+    toState: device.state,
+  });
+  return { workflowId, runId };
+}
+
+/**
+ * Retry of an attach/detach run: one that failed, was cancelled or timed out is started again
+ * with the same device and node (read from the run's own input); a running one is 409, and so
+ * is one that completed (there is nothing to retry).
+ */
+export async function retryPooledAction(deps: ApiDeps, workflowId: string, description: WorkflowExecutionDescription, actor: string) {
+  const status = description.status.name;
+  if (status === 'RUNNING') throw conflict('operation_running', `operation ${workflowId} is still running`, { workflowId });
+  if (status === 'COMPLETED') throw conflict('operation_completed', `operation ${workflowId} completed; there is nothing to retry`, { workflowId });
+  let input: PooledActionInput;
+  try {
+    const history = await deps.temporal.workflow.getHandle(workflowId, description.runId).fetchHistory();
+    const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+    input = await decodeFromPayloadsAtIndex<PooledActionInput>(deps.temporal.workflow.options.loadedDataConverter, 0, payloads);
+  } catch (err) {
+    throw temporalUnavailable(err);
+  }
+  const device = await deps.db.pooledDevice.findUnique({ where: { id: input.pooledId } });
+  if (!device) throw notFound('pooled_device', input.pooledId);
+  const node = await deps.db.composedNode.findUnique({ where: { podmId_nodeId: { podmId: input.podmId, nodeId: input.nodeId } } });
+  if (!node) throw notFound('node', input.nodeId);
+  const started = await startPooledAction(deps, device, node, input.action, actor);
+  return { ...started, type: input.action, href: `/v1/operations/${started.workflowId}` };
 }
