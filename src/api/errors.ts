@@ -1,6 +1,8 @@
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { DomainError } from '../domain/errors';
+import { Prisma } from '../generated/prisma/client';
 
 /** The one JSON error shape: `{ error: { code, message, details? } }`. */
 export interface ErrorBody {
@@ -21,10 +23,45 @@ export const notFoundRoute: RequestHandler = (req, _res, next) => {
   next(new DomainError(404, 'route_not_found', `no route for ${req.method} ${req.path}`));
 };
 
+const DB_DOWN_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P03', 'P1001', 'P1002', 'P1017']);
+
+/** A connection-level failure anywhere in an error's cause chain (pg driver, Prisma adapter). */
+function databaseDown(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && DB_DOWN_CODES.has(e.code)) return true;
+  }
+  return err instanceof Prisma.PrismaClientInitializationError;
+}
+
+/**
+ * The one place where errors of Temporal and Prisma that a route did not map itself become API
+ * errors: a missing run is 404, a refused update 409, Temporal or the database out of reach 503,
+ * a unique or missing row 409/404. Anything else stays a 500 (logged, never shown).
+ */
+export function mapInfrastructureError(err: unknown): DomainError | undefined {
+  if (err instanceof WorkflowNotFoundError) return new DomainError(404, 'operation_not_found', `operation ${err.workflowId} not found`);
+  if (err instanceof WorkflowUpdateFailedError) return new DomainError(409, 'update_refused', err.cause?.message ?? err.message);
+  if (err instanceof ServiceError) return new DomainError(503, 'temporal_unavailable', `Temporal did not answer: ${err.message}`);
+  if (err instanceof Prisma.PrismaClientKnownRequestError) {
+    if (err.code === 'P2002') return new DomainError(409, 'conflict', 'a row with the same unique value exists (written concurrently?)', { fields: err.meta?.target ?? null });
+    if (err.code === 'P2025') return new DomainError(404, 'not_found', 'the row this request needs no longer exists');
+  }
+  if (databaseDown(err)) return new DomainError(503, 'database_unavailable', 'the database did not answer; try again');
+  return undefined;
+}
+
 export function errorHandler(log: (entry: Record<string, unknown>) => void): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let status = 500;
     let body: ErrorBody = { error: { code: 'internal_error', message: 'internal error' } };
+    const mapped = err instanceof DomainError ? undefined : mapInfrastructureError(err);
+    if (mapped) {
+      status = mapped.status;
+      body = { error: { code: mapped.code, message: mapped.message, ...(mapped.details ? { details: mapped.details } : {}) } };
+      if (status >= 500) log({ level: 'warn', msg: 'dependency unavailable', method: req.method, path: req.path, code: mapped.code, err: String(err?.message ?? err) });
+      res.status(status).json(body);
+      return;
+    }
     if (err instanceof DomainError) {
       status = err.status;
       body = { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
