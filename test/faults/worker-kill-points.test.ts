@@ -185,7 +185,11 @@ async function podmSyncCase(plan: Plan) {
   // One row per resource: the sync that ran again wrote nothing twice.
   expect(await stack.db.pooledDevice.count({ where: { podmId } })).toBe(120);
   // The run itself counts one sync (the retried activity is invisible to it).
-  const progress = await eventually(async () => (await request(app).get(`/v1/operations/${workflowId}`).expect(200)).body.progress ?? undefined, 30_000, 'sync progress');
+  // (The killed attempt already wrote lastSyncStatus; the run learns of the sync from the retry.)
+  const progress = await eventually(async () => {
+    const p = (await request(app).get(`/v1/operations/${workflowId}`).expect(200)).body.progress;
+    return p?.syncs >= 1 ? p : undefined;
+  }, 60_000, 'the run to count its sync');
   expect(progress).toMatchObject({ syncs: 1, last: { status: 'ok', total: 120 } });
   await request(app).delete(`/v1/podmanagers/${podmName}`).expect(200);
   return history(workflowId, runId);
