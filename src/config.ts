@@ -23,6 +23,11 @@ export const configSchema = z.object({
   /** Largest request body the API accepts. */
   API_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 64kb').default('64kb'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /**
+   * A workflow bundle built beforehand (bundleWorkflowCode, with the failure converter): the
+   * worker starts without bundling src/workflows itself (seconds of CPU). Unset: it bundles.
+   */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
   /** Upper bound on one HTTP request from a driver to a device (worker). */
   DEVICE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Upper bound on one HTTP request from the worker to a service (cordon, list, migrate). */

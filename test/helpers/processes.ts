@@ -33,7 +33,10 @@ export function startService(name: string, entry: string, env: NodeJS.ProcessEnv
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
     },
   };
 }
@@ -46,7 +49,7 @@ export async function waitForService(service: ServiceProcess, port: number, time
 }
 
 /**
- * Worker processes (src/worker.ts) on one task queue with an empty secrets file, for tests that
+ * Worker processes (src/worker.ts, on the prebuilt test bundle) on one task queue with an empty secrets file, for tests that
  * kill workers: `start` launches a fresh one (or, given `entry`, another worker entry point such
  * as test/helpers/chaos/worker.ts, with extra environment), `current` is the latest, `killAll`
  * ends them all.
@@ -58,7 +61,15 @@ export function workerProcesses(taskQueue: string, logLevel: 'warn' | 'error' = 
   const all: ServiceProcess[] = [];
   return {
     start(entry = 'src/worker.ts', env: NodeJS.ProcessEnv = {}): ServiceProcess {
-      const worker = startService(`worker-${all.length + 1}`, entry, { TEMPORAL_TASK_QUEUE: taskQueue, SECRETS_FILE: secretsFile, LOG_LEVEL: logLevel, ...env });
+      // The bundle global setup built from src/workflows: a worker that bundled for itself would
+      // spend seconds of CPU each time, starving the files running beside it.
+      const worker = startService(`worker-${all.length + 1}`, entry, {
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        SECRETS_FILE: secretsFile,
+        LOG_LEVEL: logLevel,
+        WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE,
+        ...env,
+      });
       all.push(worker);
       return worker;
     },
