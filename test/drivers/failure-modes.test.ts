@@ -88,7 +88,8 @@ describe.each(cases)('$driver.name', ({ driver, kind, foreignKind, firstRequest 
   test('latency beyond the timeout: unreachable; within it: verified', async () => {
     const id = device(kind, { latencyMs: 300 });
     await expectDriverError(verify(id, { timeoutMs: 100 }), 'unreachable', { message: /timed out after 100 ms/ });
-    await expect(verify(id, { timeoutMs: 1000 })).resolves.toHaveProperty('capabilities');
+    // (Generous: a loaded CI machine has made a 300 ms answer take over a second.)
+    await expect(verify(id, { timeoutMs: 5000 })).resolves.toHaveProperty('capabilities');
   });
 
   test('failRate 1 (always 503): unreachable, naming the status', async () => {

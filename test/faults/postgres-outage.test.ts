@@ -64,7 +64,7 @@ test('connections refused for ~3 s during verification: the next database step r
     const pending = (await handle.describe()).raw.pendingActivities ?? [];
     const db = pending.find((a) => a.activityType?.name === 'recordVerification' && (a.attempt ?? 0) >= 2);
     return db ? db : undefined;
-  }, 30_000, 'recordVerification to fail against the outage');
+  }, 90_000, 'recordVerification to fail against the outage');
   expect(failedStep.lastFailure?.message).toBeTruthy();
   const stillCut = OUTAGE_MS - (Date.now() - cutAt);
   if (stillCut > 0) await new Promise((r) => setTimeout(r, stillCut)); // the outage itself, not a wait for a condition
@@ -93,4 +93,4 @@ test('connections refused for ~3 s during verification: the next database step r
   const history = await handle.fetchHistory();
   const started = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1);
   expect(started.length).toBeGreaterThanOrEqual(1);
-}, 60_000);
+}, 180_000);

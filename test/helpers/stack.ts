@@ -54,7 +54,9 @@ export async function startTestStack(opts: { worker?: boolean } = {}): Promise<T
   });
   const db = createDb(config.DATABASE_URL, { max: 5 });
   await syncDriverCatalog(db, DRIVERS); // as src/server.ts does at start
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  // On a busy CI machine the first call once failed its default 10 s connect deadline 0.07 s
+  // after it was sent (the process had spent the rest before sending it): allow more.
+  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: '60s' });
   const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const sim = await startDeviceSimulator({ port: 0 });
   let worker: Worker | undefined;

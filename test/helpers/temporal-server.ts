@@ -75,7 +75,11 @@ export async function startDevServer(opts: { dbFile?: string; port?: number } = 
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) {
+        // Not down after 10 s (a loaded machine): kill it, and return only once it is gone.
+        child.kill('SIGKILL');
+        await exited;
+      }
     },
   };
 }
