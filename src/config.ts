@@ -25,9 +25,9 @@ export const configSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /**
    * A workflow bundle built beforehand (bundleWorkflowCode, with the failure converter): the
-   * worker starts without bundling src/workflows itself (seconds of CPU). Unset: it bundles.
+   * worker starts without bundling src/workflows itself (seconds of CPU). Empty: it bundles.
    */
-  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+  WORKFLOW_BUNDLE_PATH: z.string().default(''),
   /** Upper bound on one HTTP request from a driver to a device (worker). */
   DEVICE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   /** Upper bound on one HTTP request from the worker to a service (cordon, list, migrate). */
