@@ -4,7 +4,7 @@ import { DeviceIdKey, DeviceNameKey, OperationTypeKey } from '../../temporal/sea
 import { DomainError } from '../../domain/errors';
 import type { ApiDeps } from '../deps';
 import type { ListOperationsQuery } from './schema';
-import { temporalUnavailable } from './temporal';
+import { TEMPORAL_CALL_DEADLINE_MS, temporalUnavailable } from './temporal';
 
 /** The visibility query for a listing; values are validated by the schema, so quoting is safe. */
 export function visibilityQuery(q: ListOperationsQuery): string {
@@ -49,7 +49,7 @@ export async function listOperations(deps: ApiDeps, q: ListOperationsQuery) {
   const nextPageToken = q.nextPageToken ? decodePageToken(binding, q.nextPageToken) : undefined;
   let response;
   try {
-    response = await deps.temporal.withDeadline(Date.now() + 10_000, () =>
+    response = await deps.temporal.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, () =>
       deps.temporal.workflowService.listWorkflowExecutions({ namespace, query, pageSize: q.pageSize, nextPageToken }),
     );
   } catch (err) {

@@ -14,10 +14,13 @@ export function temporalUnavailable(err: unknown): DomainError {
   return new DomainError(503, 'temporal_unavailable', `Temporal did not answer: ${(err as Error).message}`);
 }
 
-/** Describe a run, mapping "no such workflow" to 404 and transport errors to 503. */
+/** How long the API waits for Temporal on one call before answering 503. */
+export const TEMPORAL_CALL_DEADLINE_MS = 10_000;
+
+/** Describe a run, mapping "no such workflow" to 404 and transport errors (or no answer in 10 s) to 503. */
 export async function describeOperation(temporal: Client, workflowId: string): Promise<WorkflowExecutionDescription> {
   try {
-    return await temporal.workflow.getHandle(workflowId).describe();
+    return await temporal.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, () => temporal.workflow.getHandle(workflowId).describe());
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw notFound('operation', workflowId);
     throw temporalUnavailable(err);
@@ -39,7 +42,7 @@ export const LOCK_START_GRACE_MS = 60_000;
  */
 export async function lockIsStale(temporal: Client, workflowId: string, lockedSince: Date | null): Promise<boolean> {
   try {
-    const description = await temporal.workflow.getHandle(workflowId).describe();
+    const description = await temporal.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, () => temporal.workflow.getHandle(workflowId).describe());
     return description.status.name !== 'RUNNING';
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) {
