@@ -55,6 +55,10 @@ test('connections refused for ~3 s during verification: the next database step r
   const res = await request(app).post('/v1/devices').send({ name, type: 'SERVER', vendor: 'Contoso', endpoint: stack.sim.baseUrlFor(simId) }).expect(202);
   const handle = stack.temporal.workflow.getHandle(res.body.operation.workflowId);
   await eventually(async () => ((await handle.query(progressQuery)).step === 'verify-driver' ? true : undefined), 20_000, 'verification to start');
+  // Cut only once the verification is talking to the device: before that the activity still
+  // reads the device row, and a cut there fails the verification instead (the likely cause of a
+  // CI failure where recordVerification never met the outage).
+  await eventually(async () => (stack.sim.requestLog.count(simId) > 0 ? true : undefined), 20_000, 'the first request to the device');
 
   const acceptedBefore = proxy.accepted();
   await proxy.cut();
