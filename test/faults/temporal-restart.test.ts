@@ -102,7 +102,11 @@ test('a maintenance holding, an onboarding waiting for its operator and a slow d
   server = await startDevServer({ dbFile: path.join(dir, 'temporal.db'), port });
 
   // Same client, same worker: the state on file says where each run is.
-  const heldAfter = await eventually(async () => (await request(app).get(`/v1/devices/${held.device.name}/maintenance`)).body, 30_000, 'Temporal back');
+  // (Until the server answers, the API says 503 temporal_unavailable: wait for a 200.)
+  const heldAfter = await eventually(async () => {
+    const res = await request(app).get(`/v1/devices/${held.device.name}/maintenance`);
+    return res.status === 200 ? res.body : undefined;
+  }, 60_000, 'Temporal back');
   expect(heldAfter).toMatchObject({ status: 'RUNNING', phase: 'in_maintenance' });
   expect((await request(app).get(`/v1/operations/${onboardId}`).expect(200)).body.progress.status).toBe('waiting_for_operator');
 
