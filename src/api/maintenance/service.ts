@@ -1,5 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { conflict, DomainError, notFound } from '../../domain/errors';
+import { conflict, notFound } from '../../domain/errors';
 import { workflowIds } from '../../domain/operations';
 import type { Device } from '../../generated/prisma/client';
 import {
@@ -11,7 +10,7 @@ import {
 import type { MaintenanceInput, MaintenanceTimings } from '../../workflows/maintenance-device';
 import type { ApiDeps } from '../deps';
 import { explainLockFailure, releaseLock } from '../devices/lock';
-import { auditedDecision, cancelOperation, describeOperation, startOperation, temporalUnavailable } from '../operations/temporal';
+import { cancelOperation, decideOnRun, describeOperation, startOperation } from '../operations/temporal';
 import type { StartMaintenanceBody } from './schema';
 
 /**
@@ -141,26 +140,22 @@ export async function decideMaintenance(
   actor: string,
 ) {
   const workflowId = latestMaintenanceId(device);
-  const description = await describeOperation(deps.temporal, workflowId);
-  return auditedDecision(deps, { workflowId, description }, decision.kind, actor, async () => {
-    if (description.status.name !== 'RUNNING') {
-      throw conflict('operation_closed', `maintenance ${workflowId} is ${description.status.name}`, { workflowId });
-    }
-    const handle = deps.temporal.workflow.getHandle(workflowId);
-    try {
-      const result =
-        decision.kind === 'resume'
-          ? await handle.executeUpdate(resumeUpdate, { args: [{ requestedBy: actor }] })
-          : await handle.executeUpdate(retryDrainUpdate, { args: [{ requestedBy: actor, drainTimeoutMs: decision.drainTimeoutMs }] });
-      return { workflowId, accepted: true, ...result };
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) {
-        throw conflict(decision.kind === 'resume' ? 'not_resumable' : 'not_retryable', err.cause?.message ?? err.message, { workflowId });
-      }
-      if (err instanceof DomainError) throw err;
-      throw temporalUnavailable(err);
-    }
-  });
+  const result = await decideOnRun<{ resuming: true } | { drainAttempt: number }>(
+    deps,
+    workflowId,
+    {
+      action: decision.kind,
+      actor,
+      refusedCode: decision.kind === 'resume' ? 'not_resumable' : 'not_retryable',
+      closedMessage: (status) => `maintenance ${workflowId} is ${status}`,
+      closedDetails: { workflowId },
+    },
+    (handle) =>
+      decision.kind === 'resume'
+        ? handle.executeUpdate(resumeUpdate, { args: [{ requestedBy: actor }] })
+        : handle.executeUpdate(retryDrainUpdate, { args: [{ requestedBy: actor, drainTimeoutMs: decision.drainTimeoutMs }] }),
+  );
+  return { workflowId, accepted: true, ...result };
 }
 
 export async function cancelMaintenance(deps: ApiDeps, device: Device, actor: string) {

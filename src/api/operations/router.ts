@@ -1,8 +1,8 @@
-import { WorkflowFailedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { Router } from 'express';
 import type { ProtoFailure } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
-import { conflict, DomainError, invalid } from '../../domain/errors';
+import { conflict, invalid } from '../../domain/errors';
 import { operationTypeOf } from '../../domain/operations';
 import {
   abandonUpdate,
@@ -36,7 +36,7 @@ import { parse } from '../validate';
 import { listOperations } from './list';
 import { abandonBody, listOperationsQuery, noBody, operationParams } from './schema';
 import { retryPooledAction } from '../pooled/router';
-import { auditedDecision, cancelOperation, describeOperation, temporalUnavailable } from './temporal';
+import { auditedDecision, cancelOperation, decideOnRun, describeOperation } from './temporal';
 
 const params = operationParams;
 
@@ -117,27 +117,14 @@ export function operationsRouter(deps: ApiDeps): Router {
     });
   });
 
-  /**
-   * Operator decisions go through workflow updates, so a refusal (not waiting) comes back as 409
-   * synchronously. Each one, accepted or refused, is an audit row.
-   */
-  async function decide<T>(workflowId: string, action: string, actor: string, send: () => Promise<T>): Promise<T> {
-    const description = await describeOperation(deps.temporal, workflowId);
-    return auditedDecision(deps, { workflowId, description }, action, actor, async () => {
-      if (description.status.name !== 'RUNNING') {
-        throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}, not waiting for an operator`);
-      }
-      try {
-        return await send();
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError) {
-          throw conflict('not_waiting_for_operator', err.cause?.message ?? err.message, { workflowId });
-        }
-        if (err instanceof DomainError) throw err;
-        throw temporalUnavailable(err);
-      }
-    });
-  }
+  /** Operator decisions go through workflow updates, so a refusal (not waiting) comes back as 409 synchronously. */
+  const decide = <T>(workflowId: string, action: string, actor: string, send: () => Promise<T>): Promise<T> =>
+    decideOnRun(
+      deps,
+      workflowId,
+      { action, actor, refusedCode: 'not_waiting_for_operator', closedMessage: (status) => `operation ${workflowId} is ${status}, not waiting for an operator` },
+      send,
+    );
 
   router.post('/:workflowId/retry', async (req, res) => {
     const { workflowId } = parse(params, req, 'params');

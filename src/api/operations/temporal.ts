@@ -1,8 +1,10 @@
 import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
   type WorkflowExecutionDescription,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import { conflict, DomainError, notFound } from '../../domain/errors';
 import { recordAudit, type AuditSubject } from '../../db/audit';
@@ -145,17 +147,39 @@ export async function auditedDecision<T>(
   }
 }
 
-/** Asks a running operation to cancel (the workflow rolls back what it must), with its audit row. */
-export async function cancelOperation(deps: { db: Db; temporal: Client }, workflowId: string, actor: string): Promise<void> {
+/**
+ * An operator's decision on a running run (retry, resume, abandon, cancel), the one way every
+ * route sends one: a closed run is 409 `operation_closed`, a refusal by the run (its update
+ * validator) is 409 `refusedCode` with the run's reason, Temporal out of reach 503; accepted or
+ * refused, it is an audit row.
+ */
+export async function decideOnRun<T>(
+  deps: { db: Db; temporal: Client },
+  workflowId: string,
+  decision: { action: string; actor: string; refusedCode: string; closedMessage: (status: string) => string; closedDetails?: Record<string, unknown> },
+  send: (handle: WorkflowHandle) => Promise<T>,
+): Promise<T> {
   const description = await describeOperation(deps.temporal, workflowId);
-  await auditedDecision(deps, { workflowId, description }, 'cancel', actor, async () => {
+  return auditedDecision(deps, { workflowId, description }, decision.action, decision.actor, async () => {
     if (description.status.name !== 'RUNNING') {
-      throw conflict('operation_closed', `operation ${workflowId} is ${description.status.name}`, { workflowId });
+      throw conflict('operation_closed', decision.closedMessage(description.status.name), decision.closedDetails);
     }
     try {
-      await deps.temporal.workflow.getHandle(workflowId).cancel();
+      return await send(deps.temporal.workflow.getHandle(workflowId));
     } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw conflict(decision.refusedCode, err.cause?.message ?? err.message, { workflowId });
+      if (err instanceof DomainError) throw err;
       throw temporalUnavailable(err);
     }
   });
+}
+
+/** Asks a running operation to cancel (the workflow rolls back what it must), with its audit row. */
+export async function cancelOperation(deps: { db: Db; temporal: Client }, workflowId: string, actor: string): Promise<void> {
+  await decideOnRun(
+    deps,
+    workflowId,
+    { action: 'cancel', actor, refusedCode: 'operation_closed', closedMessage: (status) => `operation ${workflowId} is ${status}`, closedDetails: { workflowId } },
+    (handle) => handle.cancel(),
+  );
 }
