@@ -3,6 +3,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { DomainError } from '../domain/errors';
 import { Prisma } from '../generated/prisma/client';
+import { temporalUnavailable } from './operations/temporal';
 
 /** The one JSON error shape: `{ error: { code, message, details? } }`. */
 export interface ErrorBody {
@@ -41,7 +42,7 @@ function databaseDown(err: unknown): boolean {
 export function mapInfrastructureError(err: unknown): DomainError | undefined {
   if (err instanceof WorkflowNotFoundError) return new DomainError(404, 'operation_not_found', `operation ${err.workflowId} not found`);
   if (err instanceof WorkflowUpdateFailedError) return new DomainError(409, 'update_refused', err.cause?.message ?? err.message);
-  if (err instanceof ServiceError) return new DomainError(503, 'temporal_unavailable', `Temporal did not answer: ${err.message}`);
+  if (err instanceof ServiceError) return temporalUnavailable(err);
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     if (err.code === 'P2002') return new DomainError(409, 'conflict', 'a row with the same unique value exists (written concurrently?)', { fields: err.meta?.target ?? null });
     if (err.code === 'P2025') return new DomainError(404, 'not_found', 'the row this request needs no longer exists');
@@ -55,16 +56,10 @@ export function errorHandler(log: (entry: Record<string, unknown>) => void): Err
     let status = 500;
     let body: ErrorBody = { error: { code: 'internal_error', message: 'internal error' } };
     const mapped = err instanceof DomainError ? undefined : mapInfrastructureError(err);
-    if (mapped) {
-      status = mapped.status;
-      body = { error: { code: mapped.code, message: mapped.message, ...(mapped.details ? { details: mapped.details } : {}) } };
-      if (status >= 500) log({ level: 'warn', msg: 'dependency unavailable', method: req.method, path: req.path, code: mapped.code, err: String(err?.message ?? err) });
-      res.status(status).json(body);
-      return;
-    }
-    if (err instanceof DomainError) {
-      status = err.status;
-      body = { error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } };
+    const domain = err instanceof DomainError ? err : mapped;
+    if (domain) {
+      status = domain.status;
+      body = { error: { code: domain.code, message: domain.message, ...(domain.details ? { details: domain.details } : {}) } };
     } else if (err instanceof ZodError) {
       const mapped = fromZodError(err, 'body');
       status = mapped.status;
@@ -82,7 +77,8 @@ export function errorHandler(log: (entry: Record<string, unknown>) => void): Err
       status = err.status;
       body = { error: { code: 'bad_request', message: String(err.message) } };
     }
-    if (status >= 500) log({ level: 'error', msg: 'request failed', method: req.method, path: req.path, err: String(err?.stack ?? err) });
+    if (mapped && status >= 500) log({ level: 'warn', msg: 'dependency unavailable', method: req.method, path: req.path, code: mapped.code, err: String(err?.message ?? err) });
+    else if (status >= 500) log({ level: 'error', msg: 'request failed', method: req.method, path: req.path, err: String(err?.stack ?? err) });
     res.status(status).json(body);
   };
 }
