@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { waitForPort } from './temporal-server';
+import { stopChild, waitForPort } from './temporal-server';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -29,15 +29,7 @@ export function startService(name: string, entry: string, env: NodeJS.ProcessEnv
     name,
     child,
     output: () => out,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill(signal);
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
+    stop: (signal = 'SIGTERM') => stopChild(child, exited, signal, 15_000),
   };
 }
 

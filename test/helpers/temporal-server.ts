@@ -71,15 +71,21 @@ export async function startDevServer(opts: { dbFile?: string; port?: number } = 
     address: `127.0.0.1:${port}`,
     port,
     process: child,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null && child.signalCode === null) {
-        // Not down after 10 s (a loaded machine): kill it, and return only once it is gone.
-        child.kill('SIGKILL');
-        await exited;
-      }
-    },
+    stop: () => stopChild(child, exited, 'SIGTERM', 10_000),
   };
+}
+
+/**
+ * Sends `signal` to a child process and waits up to `graceMs` for it to exit; if it has not (a
+ * loaded machine), SIGKILLs it. Returns only once the process is gone. `exited` resolves on its
+ * exit event (made when it was spawned, so an exit is never missed).
+ */
+export async function stopChild(child: ChildProcess, exited: Promise<void>, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await exited;
+  }
 }
