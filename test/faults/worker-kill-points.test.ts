@@ -9,6 +9,7 @@ import { startPodmSimulator, type PodmSimulator } from '../../simulators/podm/se
 import { startServiceSimulator, type ServiceSimulator } from '../../simulators/services/server';
 import { activeDevice, registerService, untilMaintenance } from '../helpers/maintenance';
 import { untilOperationDone } from '../helpers/pooled';
+import type { Plan } from '../helpers/chaos/worker';
 import { workerProcesses, type ServiceProcess } from '../helpers/processes';
 import { eventually, startTestStack, uniq, type TestStack } from '../helpers/stack';
 
@@ -57,10 +58,6 @@ afterAll(async () => {
   await services?.close();
   await stack?.close();
 });
-
-type Plan =
-  | { at: 'activity-done'; workflowType: string; activityType: string }
-  | { at: 'workflow-task'; workflowType: string; schedules: string };
 
 /** An API on a task queue of its own, served first by a chaos worker that will die by `plan`. */
 async function chaosQueue(plan: Plan) {

@@ -15,7 +15,7 @@ import type { ChaosSinks } from './workflow-interceptor';
  * CHAOS_WORKFLOW_BUNDLE is a workflow bundle that includes ./workflow-interceptor. Before dying
  * it prints one "chaos: SIGKILL ..." line, so a test can tell this death from a crash.
  */
-type Plan =
+export type Plan =
   | { at: 'activity-done'; workflowType: string; activityType: string }
   | { at: 'workflow-task'; workflowType: string; schedules: string };
 
